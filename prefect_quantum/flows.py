@@ -1,0 +1,94 @@
+"""The canonical flow: ``hybrid_job``.
+
+>>> from prefect_quantum import hybrid_job
+>>> result = hybrid_job(["ghz:5", "hea:8"], shots=4000, mitigation="zne")  # doctest: +SKIP
+>>> result.rows.select("circuit", "device", "mitigated_value", "stderr")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from prefect import flow
+from qiskit import QuantumCircuit
+
+from prefect_quantum import pipeline
+from prefect_quantum.errors import is_transient
+from prefect_quantum.fleet import Fleet
+from prefect_quantum.job import JobOptions, JobRequest
+from prefect_quantum.reservation import LocalReserver, Reserver
+from prefect_quantum.results import JobResult
+from prefect_quantum.tasks import (
+    JobRun,
+    aggregate_task,
+    check_calibration_task,
+    compile_task,
+    execute_task,
+    mitigate_task,
+    reserve_task,
+)
+
+_default_fleet: Fleet | None = None
+_default_reserver = LocalReserver()
+
+
+def default_fleet() -> Fleet:
+    """The process-wide default fleet (built once, on first use)."""
+    global _default_fleet
+    if _default_fleet is None:
+        _default_fleet = Fleet.default()
+    return _default_fleet
+
+
+@flow(name="hybrid-job", validate_parameters=False)
+def hybrid_job(
+    circuits: Sequence[str | QuantumCircuit] | str | QuantumCircuit,
+    shots: int = 4000,
+    observables: str | list[str | None] | None = None,
+    mitigation: str = "none",
+    tenant: str = "default",
+    priority: str = "normal",
+    options: JobOptions | dict[str, Any] | None = None,
+    fleet: Fleet | None = None,
+    reserver: Reserver | None = None,
+) -> JobResult:
+    """Compile, check, reserve, execute, mitigate and aggregate a batch of circuits.
+
+    Args:
+        circuits: Qiskit circuits, OpenQASM 2/3 text or files, or built-ins like ``ghz:5``.
+        shots: Shots per circuit.
+        observables: A Pauli string per circuit (or one for all); by default the value
+            is the probability of the circuit's ideal outcome(s).
+        mitigation: ``none``, ``zne``, ``rem`` or ``zne+rem``.
+        tenant: Who the QPU time is charged to.
+        priority: ``low``, ``normal``, ``high`` or ``urgent``.
+        options: Advanced settings (:class:`~prefect_quantum.job.JobOptions`).
+        fleet: The devices; the default fleet when omitted.
+        reserver: Who grants devices; an in-process reserver when omitted.
+    """
+    request = JobRequest.build(
+        circuits, shots, observables=observables, mitigation=mitigation, tenant=tenant,
+        priority=priority, options=options,
+    )
+    run = JobRun(
+        job=pipeline.prepare(request),
+        fleet=fleet or default_fleet(),
+        reserver=reserver or _default_reserver,
+    )
+    # Fail on a too-wide circuit or an unknown device before any task runs.
+    pipeline.candidate_devices(run.job, run.fleet)
+    compile_task(run)
+    check_calibration_task(run)
+    reserve_task(run)
+    state = execute_task(run, return_state=True)
+    if state.is_failed():
+        exc = state.result(raise_on_failure=False)
+        if not (isinstance(exc, BaseException) and is_transient(exc)):
+            state.result()  # re-raises the permanent error
+        # [B1] retries exhausted: run on the fallback simulator and say why.
+        outcome = execute_task(run, fallback_reason=f"retries exhausted: {exc}")
+    else:
+        outcome = state.result()
+    values = mitigate_task(run, outcome)
+    return aggregate_task(run, outcome, values)

@@ -1,0 +1,230 @@
+"""The Prefect tasks of a hybrid job: thin wrappers over :mod:`prefect_quantum.pipeline`.
+
+Tasks are coarse (a batch per task, never a circuit per task): every task run costs an
+API round trip, and the SQLite-backed local API stalls under many of them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+from qiskit import QuantumCircuit
+
+from prefect_quantum import pipeline, progress
+from prefect_quantum.errors import DeviceOfflineError, is_transient
+from prefect_quantum.fleet import Execution, Fleet, Progress, SimulatedQPU
+from prefect_quantum.pipeline import CircuitValue, DeviceCheck, DeviceRun, PreparedJob
+from prefect_quantum.reservation import Lease, ReservationRequest, Reserver, fallback_lease
+from prefect_quantum.results import JobResult, circuit_rows, device_run_rows
+
+
+def retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect ``retry_condition_fn``: retry transient errors, never permanent ones."""
+    try:
+        state.result()
+    except Exception as exc:
+        return is_transient(exc)
+    return False
+
+
+@dataclass
+class JobRun:
+    """Everything the tasks of one job share; ``runs`` and ``lease`` change as it runs."""
+
+    job: PreparedJob
+    fleet: Fleet
+    reserver: Reserver
+    compiled: dict[str, list[QuantumCircuit]] = field(default_factory=dict)
+    checks: list[DeviceCheck] = field(default_factory=list)
+    lease: Lease | None = None
+    runs: list[DeviceRun] = field(default_factory=list)
+
+    def reservation_request(self) -> ReservationRequest:
+        """Ask for the eligible devices that are still online, best first."""
+        opts = self.job.request.options
+        eligible = [c.device for c in self.checks if c.eligible]
+        online = tuple(d for d in eligible if self.fleet.get(d).online)
+        reasons = "; ".join(f"{c.device}: {c.reason}" for c in self.checks if not c.eligible)
+        return ReservationRequest(
+            job_id=self.job.request.job_id,
+            tenant=self.job.request.tenant,
+            priority=self.job.request.priority,
+            candidates=online,
+            max_wait_s=opts.max_wait_s,
+            fallback=opts.fallback,
+            fallback_device=self.checks[0].device,
+            no_candidate_reason=f"no eligible device ({reasons or 'all went offline'})",
+        )
+
+    def backend(self, lease: Lease) -> SimulatedQPU:
+        """The simulated QPU or fallback simulator a lease points at."""
+        if lease.backend_kind == "qpu":
+            return self.fleet.get(lease.device)
+        if lease.fallback == "ideal":
+            return self.fleet.ideal_simulator()
+        return self.fleet.last_good_simulator(lease.device)
+
+
+@dataclass(frozen=True)
+class ExecuteOutcome:
+    """The counts of the batch and where they came from."""
+
+    lease: Lease
+    backend: SimulatedQPU
+    transpiled: list[QuantumCircuit]
+    execution: Execution
+
+
+# Caching: transpiled circuits are cached per (circuit, target, seed, level) by
+# SimulatedQPU.transpile in memory; Prefect's cache would persist every batch to result
+# storage, which costs more than re-transpiling the small circuits jobs carry.
+@task(name="compile", cache_policy=NO_CACHE)
+def compile_task(run: JobRun) -> dict[str, list[QuantumCircuit]]:
+    """Transpile every measurement circuit for every candidate device."""
+    devices = pipeline.candidate_devices(run.job, run.fleet)
+    run.compiled = pipeline.compile_for(run.job, devices)
+    return run.compiled
+
+
+@task(name="check_calibration", cache_policy=NO_CACHE)
+def check_calibration_task(run: JobRun) -> list[DeviceCheck]:
+    """Score each compiled device; log why any is filtered out."""
+    devices = [run.fleet.get(name) for name in run.compiled]
+    run.checks = pipeline.check_calibration(run.job, devices, run.compiled)
+    logger = get_run_logger()
+    for check in run.checks:
+        if not check.eligible:
+            logger.warning("device %s filtered: %s", check.device, check.reason)
+    return run.checks
+
+
+@task(name="reserve", cache_policy=NO_CACHE)
+def reserve_task(run: JobRun) -> Lease:
+    """Lease the best eligible device, or decide a simulator fallback."""
+    run.lease = run.reserver.reserve(run.reservation_request())
+    if run.lease.fallback_reason:
+        get_run_logger().warning("falling back to a simulator: %s", run.lease.fallback_reason)
+    return run.lease
+
+
+@task(
+    name="execute",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=0.5),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_transient_only,
+)
+def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutcome:
+    """Run the batch (with its mitigation circuits) under the job's lease, in chunks.
+
+    A retry re-reserves, possibly on another device. With ``fallback_reason`` the batch
+    runs on the fallback simulator instead.
+    """
+    if fallback_reason is not None:
+        run.lease = fallback_lease(run.reservation_request(), fallback_reason)
+    elif run.lease is None:
+        run.lease = run.reserver.reserve(run.reservation_request())
+    lease = run.lease
+    backend = run.backend(lease)
+    transpiled = run.compiled[lease.device]
+    batch = pipeline.build_batch(run.job, transpiled)
+    total = run.job.request.shots
+    artifact = create_progress_artifact(0.0, description=f"Shots done of {total}")
+
+    def on_chunk(p: Progress) -> bool:
+        update_progress_artifact(artifact, 100.0 * p.shots_done / p.shots_total)
+        progress.report(lease.job_id, p.shots_done, p.shots_total)
+        return run.reserver.should_stop(lease)
+
+    started = time.perf_counter()
+    try:
+        execution = pipeline.run_batch(backend, batch, run.job, should_stop=on_chunk)
+    except DeviceOfflineError as exc:
+        done = exc.checkpoint.shots_done if getattr(exc, "checkpoint", None) else 0
+        qpu_s = exc.checkpoint.qpu_seconds if getattr(exc, "checkpoint", None) else 0.0
+        run.runs.append(_device_run(lease, backend, len(batch), done, 0, qpu_s, "offline"))
+        run.reserver.release(lease, qpu_seconds=qpu_s)
+        run.lease = None
+        raise
+    run.reserver.release(lease, qpu_seconds=execution.qpu_seconds)
+    record = _device_run(
+        lease, backend, len(batch), execution.shots, execution.chunks, execution.qpu_seconds,
+        "completed",
+    )
+    record.extra["wall_s"] = time.perf_counter() - started
+    run.runs.append(record)
+    return ExecuteOutcome(lease, backend, list(transpiled), execution)
+
+
+def _device_run(
+    lease: Lease, backend: SimulatedQPU, circuits: int, shots: int, chunks: int,
+    qpu_s: float, status: str,
+) -> DeviceRun:
+    return DeviceRun(
+        device=backend.name,
+        backend_kind=lease.backend_kind,
+        calibration_snapshot=backend.calibration.snapshot_id,
+        circuits_executed=circuits,
+        shots=shots,
+        chunks=chunks,
+        qpu_seconds=qpu_s,
+        status=status,
+        fallback_reason=lease.fallback_reason,
+    )
+
+
+@task(name="mitigate", cache_policy=NO_CACHE)
+def mitigate_task(run: JobRun, outcome: ExecuteOutcome) -> list[CircuitValue]:
+    """Combine the batch's counts into raw and mitigated values."""
+    return pipeline.mitigate(
+        run.job, outcome.backend, outcome.transpiled, outcome.execution.counts
+    )
+
+
+@task(name="aggregate", cache_policy=NO_CACHE)
+def aggregate_task(
+    run: JobRun, outcome: ExecuteOutcome, values: list[CircuitValue]
+) -> JobResult:
+    """Build the result frames and publish them as table and markdown artifacts."""
+    result = build_result(run, outcome, values)
+    key = f"hybrid-job-{result.job_id}".lower()[:60]
+    create_table_artifact(result.to_dicts(), key=key, description="Circuit results.")
+    create_markdown_artifact(result.markdown(), key=f"{key}-report", description="Job report.")
+    return result
+
+
+def build_result(run: JobRun, outcome: ExecuteOutcome, values: list[CircuitValue]) -> JobResult:
+    """The job's circuit rows and device-run rows (shared with the plain-Python path)."""
+    request = run.job.request
+    check = {c.device: c for c in run.checks}.get(outcome.lease.device)
+    rows = []
+    for i, (named, value) in enumerate(zip(request.circuits, values, strict=True)):
+        rows.append({
+            "circuit": named.name,
+            "device": outcome.backend.name,
+            "backend_kind": outcome.lease.backend_kind,
+            "shots": outcome.execution.shots,
+            "calibration_snapshot": outcome.backend.calibration.snapshot_id,
+            "raw_value": value.raw_value,
+            "mitigated_value": value.mitigated_value,
+            "stderr": value.stderr,
+            "mitigation": request.mitigation,
+            "estimated_fidelity": check.estimated_fidelity if check else None,
+            "job_id": request.job_id,
+            "observable": request.observables[i] if request.observables else None,
+            "transpile_seed": request.options.seed,
+            "fallback_reason": outcome.lease.fallback_reason,
+        })
+    return JobResult(request.job_id, circuit_rows(rows), device_run_rows(run.runs))
