@@ -1,0 +1,270 @@
+"""`decide`: one decision pass (docs/scheduling.md, "The decision pass")."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from operator import attrgetter
+
+from prefect_quantum.scheduling.config import PolicyConfig
+from prefect_quantum.scheduling.fairshare import Standing
+from prefect_quantum.scheduling.fallback import can_start_in_time, fall_back, latest_start
+from prefect_quantum.scheduling.leases import expiry_reason
+from prefect_quantum.scheduling.model import (
+    Decisions,
+    DeviceState,
+    Expiration,
+    Fallback,
+    Grant,
+    Lease,
+    Preemption,
+    Rejection,
+    Request,
+    Signature,
+    Snapshot,
+)
+from prefect_quantum.scheduling.placement import (
+    Availability,
+    Eligibility,
+    calibration_fresh,
+    duration_on,
+    eligibility,
+)
+from prefect_quantum.scheduling.preemption import choose_victim, victim_pool
+
+_AGE_ORDER = attrgetter("submitted_at", "job_id")
+
+BucketKey = tuple[int, str]  # (base class, tenant)
+HeapEntry = tuple[int, float, float, str, BucketKey, int]
+
+
+class _Pass:
+    """Mutable working state of one `decide` call; never outlives it."""
+
+    def __init__(self, snapshot: Snapshot, config: PolicyConfig) -> None:
+        self.snapshot = snapshot
+        self.config = config
+        self.now = now = snapshot.now
+        self.grants: list[Grant] = []
+        self.preemptions: list[Preemption] = []
+        self.fallbacks: list[Fallback] = []
+        self.rejections: list[Rejection] = []
+        self.expirations: list[Expiration] = []
+        self.devices: tuple[DeviceState, ...] = snapshot.devices
+        self.simulators_listed = any(d.is_simulator for d in self.devices)
+        self.cache: dict[Signature, Eligibility] = {}
+
+        # [L1..L3] expired leases free their device in this very pass.
+        live: list[Lease] = []
+        for lease in sorted(snapshot.leases, key=attrgetter("device", "job_id")):
+            reason = expiry_reason(lease, now, config)
+            if reason is None:
+                live.append(lease)
+            else:
+                self.expirations.append(Expiration(lease.job_id, lease.device, reason))
+        self.live = live
+        busy = {lease.device: lease for lease in live}
+        # [A3] free: an online, calibrated QPU without a live lease.
+        self.free: set[str] = {
+            d.name
+            for d in self.devices
+            if not d.is_simulator and d.online and d.name not in busy
+            and calibration_fresh(d, config)
+        }
+        # Estimated time each busy device frees ([P2], [B1]); updated by grants.
+        self.free_at: dict[str, float] = {
+            lease.device: now if lease.preemption_requested else now + lease.work_remaining_s
+            for lease in live
+        }
+        self.soon_free: set[str] = {
+            device for device, t in self.free_at.items() if t <= now + config.preemption_grace_s
+        }
+        self.claimed: set[str] = set()
+        self.victims = victim_pool(live, now, config, self.soon_free)
+
+    def eligible(self, request: Request) -> Eligibility:
+        signature = request.signature
+        found = self.cache.get(signature)
+        if found is None:
+            found = self.cache[signature] = eligibility(signature, self.devices, self.config)
+        return found
+
+    def fall_back(
+        self, request: Request, eligible: Eligibility, reason: str, *, permanent: bool
+    ) -> bool:
+        """Record a fallback or rejection; False when the request keeps waiting."""
+        outcome = fall_back(
+            request, eligible, reason, self.config,
+            simulators_listed=self.simulators_listed, permanent=permanent,
+        )
+        if isinstance(outcome, Fallback):
+            self.fallbacks.append(outcome)
+        elif isinstance(outcome, Rejection):
+            self.rejections.append(outcome)
+        return outcome is not None
+
+
+def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
+    """Grants, preemption requests, fallbacks, expirations and rejections at `snapshot.now`.
+
+    Pure and deterministic: the same snapshot and config give the same decisions.
+    """
+    state = _Pass(snapshot, config)
+    now = state.now
+    alpha = config.aging_rate
+    top = config.top_class
+
+    # Linear scan: static outcomes [B2..B4, B7], overdue [B1], buckets [F3].
+    buckets: dict[BucketKey, list[Request]] = {}
+    overdue: set[str] = set()
+    for request in sorted(snapshot.waiting, key=_AGE_ORDER):
+        eligible = state.eligible(request)
+        availability = eligible.availability
+        if availability is not Availability.OK:
+            label = "[B7]" if availability is Availability.NO_QPU else (
+                "[B2]" if availability is Availability.OFFLINE else "[B3]"
+            )
+            state.fall_back(
+                request, eligible, f"{label} {availability.value}",
+                permanent=availability is Availability.NO_QPU,
+            )
+            continue
+        if request.retries_used > config.retries:
+            state.fall_back(
+                request, eligible,
+                f"[B4] retries exhausted ({request.retries_used} > {config.retries})",
+                permanent=True,
+            )
+            continue
+        key = (request.priority_class, request.tenant)
+        bucket = buckets.get(key)
+        if bucket is None:
+            buckets[key] = [request]
+        else:
+            bucket.append(request)
+        if (request.max_wait_s != math.inf or request.deadline is not None) and (
+            now >= latest_start(request)
+        ):
+            overdue.add(request.job_id)
+
+    standing = Standing(
+        {tenant for _, tenant in buckets}, snapshot.usage, state.live, now, config
+    )
+    factor: dict[str, float] = {t: standing.factor(t) for t in standing.usage}
+    version: dict[str, int] = dict.fromkeys(factor, 0)
+    remaining: dict[int, int] = {}
+    for (cls, _), bucket in buckets.items():
+        remaining[cls] = remaining.get(cls, 0) + len(bucket)
+
+    def entry(key: BucketKey, head: Request) -> HeapEntry:
+        # [F3], [F5]: key_r = (-e_r, -(F_t + alpha W_r), submitted_at, job_id).
+        wait = max(0.0, now - head.submitted_at)
+        cls = head.priority_class
+        effective = min(max(top, cls), cls + math.floor(wait * alpha))
+        tenant = key[1]
+        return (-effective, -(factor[tenant] + alpha * wait), head.submitted_at,
+                head.job_id, key, version[tenant])
+
+    heap = [entry(key, bucket[0]) for key, bucket in buckets.items()]
+    heapq.heapify(heap)
+    position = dict.fromkeys(buckets, 0)
+
+    while heap:
+        if not state.free and not _preemption_possible(state, remaining):
+            break
+        top_entry = heapq.heappop(heap)
+        key = top_entry[4]
+        tenant = key[1]
+        bucket = buckets[key]
+        index = position[key]
+        if top_entry[5] != version[tenant]:  # tenant charged this pass [F4]
+            heapq.heappush(heap, entry(key, bucket[index]))
+            continue
+        request = bucket[index]
+        position[key] = index + 1
+        remaining[key[0]] -= 1
+        if _serve(state, standing, request, request.job_id in overdue):
+            factor[tenant] = standing.factor(tenant)
+            version[tenant] += 1
+            overdue.discard(request.job_id)
+        if index + 1 < len(bucket):
+            heapq.heappush(heap, entry(key, bucket[index + 1]))
+
+    # [B1] overdue requests that did not start in this pass.
+    if overdue:
+        decided = {f.job_id for f in state.fallbacks} | {r.job_id for r in state.rejections}
+        for request in sorted(
+            (r for r in snapshot.waiting if r.job_id in overdue and r.job_id not in decided),
+            key=_AGE_ORDER,
+        ):
+            state.fall_back(
+                request, state.eligible(request),
+                "[B1] could not start before max_wait_s / deadline", permanent=False,
+            )
+
+    return Decisions(
+        grants=tuple(state.grants),
+        preemptions=tuple(state.preemptions),
+        fallbacks=tuple(state.fallbacks),
+        expirations=tuple(state.expirations),
+        rejections=tuple(state.rejections),
+    )
+
+
+def _preemption_possible(state: _Pass, remaining: dict[int, int]) -> bool:
+    """Could any request still in the heap preempt any remaining victim? ([P1])"""
+    if not state.victims:
+        return False
+    lowest = min(lease.priority_class for lease in state.victims.values())
+    return any(count > 0 and cls > lowest for cls, count in remaining.items())
+
+
+def _serve(state: _Pass, standing: Standing, request: Request, overdue: bool) -> bool:
+    """Grant, claim, preempt for, or fall back one request; True when it was granted."""
+    config = state.config
+    now = state.now
+    eligible = state.eligible(request)
+    free = state.free
+    for device in eligible.devices:  # best placement first [A2]
+        if device.name in free:
+            duration = duration_on(request.remaining_work_s, device, config)
+            free.discard(device.name)
+            state.free_at[device.name] = now + duration
+            state.grants.append(Grant(
+                request.job_id, device.name,
+                f"[A2] best free eligible device; [F3] tenant rho "
+                f"{standing.rho(request.tenant):.3f}",
+                duration,
+            ))
+            standing.charge(request.tenant, duration)  # [F4]
+            return True
+    if overdue:
+        state.fall_back(
+            request, eligible, "[B1] no eligible QPU free by max_wait_s / deadline",
+            permanent=False,
+        )
+        return False
+    for device in eligible.devices:  # [P2] a device frees within the grace period
+        if device.name in state.soon_free and device.name not in state.claimed:
+            state.claimed.add(device.name)
+            return False
+    victim = choose_victim(request, eligible.devices, state.victims, standing)
+    if victim is not None:
+        del state.victims[victim.device]
+        state.claimed.add(victim.device)
+        state.free_at[victim.device] = now
+        state.preemptions.append(Preemption(
+            victim.job_id, request.job_id, victim.device, victim.started_at,
+            f"[P1] class {request.priority_class} > {victim.priority_class}, nothing frees "
+            f"within {config.preemption_grace_s:g}s [P2]; victim by [P6]",
+        ))
+        return False
+    earliest = min(state.free_at.get(d.name, now) for d in eligible.devices)
+    if not can_start_in_time(earliest, request):
+        state.fall_back(
+            request, eligible,
+            f"[B1] earliest estimated start {earliest - now:.0f}s from now misses "
+            "max_wait_s / deadline",
+            permanent=False,
+        )
+    return False
