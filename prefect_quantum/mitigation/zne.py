@@ -34,8 +34,11 @@ from typing import Any, Literal
 import cirq
 import numpy as np
 from mitiq.zne.inference import ExpFactory, LinearFactory, RichardsonFactory
-from mitiq.zne.scaling import fold_gates_at_random, fold_global
-from mitiq.zne.scaling.folding import _apply_fold_mask
+from mitiq.zne.scaling import fold_global
+
+# Private but pinned (mitiq==1.1.0): the two halves of ``fold_gates_at_random``, used so
+# gate weights can exclude virtual rz gates (its ``fidelities`` only key cirq gate types).
+from mitiq.zne.scaling.folding import _apply_fold_mask, _create_fold_mask
 from qiskit.circuit import CircuitInstruction, Instruction, QuantumCircuit, Qubit
 from qiskit.circuit.library import RZGate, SXGate
 
@@ -197,22 +200,41 @@ def _scale_noise(
         return compact
     if config.folding == "global":
         return fold_global(compact, scale)
+    weights = [_noise_weight(op) for op in compact.all_operations()]
     if config.folding == "gates_at_random":
         # The seed differs per circuit and scale so folds are not correlated across them.
         seed = config.seed + 1_000_003 * index + round(scale * 1000)
-        return fold_gates_at_random(compact, scale, seed=seed)
-    return _fold_gates_from_left(compact, scale)
-
-
-def _fold_gates_from_left(compact: cirq.Circuit, scale: float) -> cirq.Circuit:
-    """Fold every gate ``(scale-1)//2`` times, then the leftmost gates once more until
-    ``scale`` is matched; Mitiq 1.1 dropped ``fold_gates_from_left``, so the mask is built
-    here and applied with Mitiq's own ``_apply_fold_mask``."""
-    n = len(list(compact.all_operations()))
-    uniform = int((scale - 1.0) // 2)
-    extra = round((scale - 1.0 - 2 * uniform) * n / 2)
-    mask = [uniform + (1 if j < extra else 0) for j in range(n)]
+        mask = _create_fold_mask(weights, scale, seed=seed)
+    else:
+        mask = _fold_mask_from_left(weights, scale)
     return _apply_fold_mask(compact, mask, squash_moments=True)
+
+
+def _noise_weight(op: cirq.Operation) -> float:
+    """Mitiq's default gate weight (``1 - 0.99**num_qubits``), but 0 for ``rz``, which is
+    virtual (error-free) on IBM devices: folding it would not scale any noise."""
+    gate = op.gate
+    if isinstance(gate, _QiskitGate) and gate.operation.name == "rz":
+        return 0.0
+    return 1.0 - 0.99 ** len(op.qubits)
+
+
+def _fold_mask_from_left(weights: list[float], scale: float) -> list[int]:
+    """Fold every weighted gate ``(scale-1)//2`` times, then the leftmost ones once more
+    while that brings the total weight closer to ``scale`` times the original (Mitiq's
+    greedy rule, in circuit order instead of a random one)."""
+    uniform = int((scale - 1.0) // 2)
+    mask = [uniform if w > 0 else 0 for w in weights]
+    target = scale * sum(weights)
+    current = (2 * uniform + 1) * sum(weights)
+    for j, w in enumerate(weights):
+        if w <= 0:
+            continue
+        if abs(current + 2 * w - target) >= abs(current - target):
+            break
+        current += 2 * w
+        mask[j] += 1
+    return mask
 
 
 def construct_circuits(
