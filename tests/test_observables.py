@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,7 +73,7 @@ def test_final_measurements_are_replaced_and_bits_follow_qubits() -> None:
 
 def _random_observable(n: int, rng: np.random.Generator, terms: int) -> SparsePauliOp:
     labels = ["".join(rng.choice(list("IXYZ"), size=n)) for _ in range(terms)]
-    return SparsePauliOp(labels + ["I" * n], rng.normal(size=terms + 1))
+    return SparsePauliOp([*labels, "I" * n], rng.normal(size=terms + 1))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -139,9 +140,9 @@ def test_stderr_scales_as_inverse_sqrt_shots() -> None:
         42,
     ],
 )
-def test_bad_observables(observable: object) -> None:
+def test_bad_observables(observable: Any) -> None:
     with pytest.raises(InvalidInputError) as err:
-        plan_measurements(ghz(2), observable)  # type: ignore[arg-type]
+        plan_measurements(ghz(2), observable)
     assert err.value.field == "observable"
 
 

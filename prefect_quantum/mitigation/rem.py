@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 from mitiq.rem.inverse_confusion_matrix import generate_tensored_inverse_confusion_matrix
 from qiskit.circuit import QuantumCircuit
 
@@ -48,7 +49,8 @@ def construct_circuits(circuits: Sequence[QuantumCircuit]) -> list[QuantumCircui
 
 
 def confusion_matrices(
-    prob_meas1_prep0: Sequence[float], prob_meas0_prep1: Sequence[float]
+    prob_meas1_prep0: Sequence[float] | npt.NDArray[np.floating],
+    prob_meas0_prep1: Sequence[float] | npt.NDArray[np.floating],
 ) -> list[np.ndarray]:
     """One ``2 x 2`` confusion matrix ``C[measured, prepared]`` per measured qubit."""
     p10 = np.asarray(prob_meas1_prep0, dtype=float)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -46,7 +47,7 @@ def _transpiled(device: GenericBackendV2, circuit: QuantumCircuit) -> QuantumCir
 def _noise_weight(circuit: QuantumCircuit) -> float:
     """Mitiq's default gate weights (1 - 0.99**num_qubits), with virtual rz weighing 0."""
     return sum(
-        1 - 0.99 ** i.operation.num_qubits
+        1 - 0.99**i.operation.num_qubits
         for i in circuit.data
         if i.operation.name not in ("rz", "measure", "barrier")
     )
@@ -54,7 +55,9 @@ def _noise_weight(circuit: QuantumCircuit) -> float:
 
 @pytest.mark.parametrize("device", [ecr_device, cz_device], ids=["ecr", "cz"])
 @pytest.mark.parametrize("config", FOLDINGS, ids=lambda c: c.folding)
-def test_folded_circuits_run_unchanged_on_the_same_device(device, config: ZNEConfig) -> None:  # type: ignore[no-untyped-def]
+def test_folded_circuits_run_unchanged_on_the_same_device(
+    device: Callable[[], GenericBackendV2], config: ZNEConfig
+) -> None:
     original = _transpiled(device(), mirror_ansatz(4, 2, seed=1))
     native = set(original.count_ops()) - {"barrier"}
     folded = construct_circuits([original], config)
