@@ -16,7 +16,6 @@ from prefect_quantum.scheduling.fairshare import (
     jain_index,
     usage_ratio,
 )
-from prefect_quantum.scheduling.fallback import latest_start
 from prefect_quantum.scheduling.leases import expiry_reason, is_lease_expired
 from prefect_quantum.scheduling.model import (
     Decisions,
@@ -65,7 +64,6 @@ __all__ = [
     "fair_share_factor",
     "is_lease_expired",
     "jain_index",
-    "latest_start",
     "placement_cost",
     "retries_exhausted",
     "retry_delay",

@@ -8,7 +8,7 @@ from operator import attrgetter
 
 from prefect_quantum.scheduling.config import PolicyConfig
 from prefect_quantum.scheduling.fairshare import Standing
-from prefect_quantum.scheduling.fallback import can_start_in_time, fall_back, latest_start
+from prefect_quantum.scheduling.fallback import can_start_in_time, fall_back
 from prefect_quantum.scheduling.leases import expiry_reason
 from prefect_quantum.scheduling.model import (
     Decisions,
@@ -20,19 +20,19 @@ from prefect_quantum.scheduling.model import (
     Preemption,
     Rejection,
     Request,
-    Signature,
     Snapshot,
 )
 from prefect_quantum.scheduling.placement import (
     Availability,
     Eligibility,
+    FleetIndex,
     calibration_fresh,
     duration_on,
-    eligibility,
 )
 from prefect_quantum.scheduling.preemption import choose_victim, victim_pool
 
-_AGE_ORDER = attrgetter("submitted_at", "job_id")
+_AGE_KEY = attrgetter("age_key")
+_SUBMITTED = attrgetter("submitted_at")
 
 BucketKey = tuple[int, str]  # (base class, tenant)
 HeapEntry = tuple[int, float, float, str, BucketKey, int]
@@ -50,9 +50,10 @@ class _Pass:
         self.fallbacks: list[Fallback] = []
         self.rejections: list[Rejection] = []
         self.expirations: list[Expiration] = []
+        self.decided: set[str] = set()  # fell back or rejected in this pass
         self.devices: tuple[DeviceState, ...] = snapshot.devices
-        self.simulators_listed = any(d.is_simulator for d in self.devices)
-        self.cache: dict[Signature, Eligibility] = {}
+        self.fleet = FleetIndex(self.devices, config)
+        self.eligible = self.fleet.eligibility
 
         # [L1..L3] expired leases free their device in this very pass.
         live: list[Lease] = []
@@ -82,21 +83,16 @@ class _Pass:
         self.claimed: set[str] = set()
         self.victims = victim_pool(live, now, config, self.soon_free)
 
-    def eligible(self, request: Request) -> Eligibility:
-        signature = request.signature
-        found = self.cache.get(signature)
-        if found is None:
-            found = self.cache[signature] = eligibility(signature, self.devices, self.config)
-        return found
-
     def fall_back(
         self, request: Request, eligible: Eligibility, reason: str, *, permanent: bool
     ) -> bool:
         """Record a fallback or rejection; False when the request keeps waiting."""
         outcome = fall_back(
             request, eligible, reason, self.config,
-            simulators_listed=self.simulators_listed, permanent=permanent,
+            simulators_listed=self.fleet.simulators_listed, permanent=permanent,
         )
+        if outcome is not None:
+            self.decided.add(request.job_id)
         if isinstance(outcome, Fallback):
             self.fallbacks.append(outcome)
         elif isinstance(outcome, Rejection):
@@ -107,45 +103,37 @@ class _Pass:
 def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     """Grants, preemption requests, fallbacks, expirations and rejections at `snapshot.now`.
 
-    Pure and deterministic: the same snapshot and config give the same decisions.
+    Pure and deterministic: the same snapshot and config give the same decisions, whatever
+    the order of the snapshot's sequences.
     """
     state = _Pass(snapshot, config)
     now = state.now
     alpha = config.aging_rate
     top = config.top_class
+    eligible_for = state.eligible
+    ok = Availability.OK
+    max_retries = config.retries
 
-    # Linear scan: static outcomes [B2..B4, B7], overdue [B1], buckets [F3].
+    # One linear scan: static outcomes [B2..B4, B7] and buckets [F3].
     buckets: dict[BucketKey, list[Request]] = {}
-    overdue: set[str] = set()
-    for request in sorted(snapshot.waiting, key=_AGE_ORDER):
-        eligible = state.eligible(request)
-        availability = eligible.availability
-        if availability is not Availability.OK:
-            label = "[B7]" if availability is Availability.NO_QPU else (
-                "[B2]" if availability is Availability.OFFLINE else "[B3]"
-            )
-            state.fall_back(
-                request, eligible, f"{label} {availability.value}",
-                permanent=availability is Availability.NO_QPU,
-            )
+    barred: list[tuple[Request, Eligibility]] = []
+    cached = state.fleet.cached
+    for request in snapshot.waiting:
+        eligible = cached.get(request.signature) or eligible_for(request.signature)
+        if eligible.availability is not ok or request.retries_used > max_retries:
+            barred.append((request, eligible))
             continue
-        if request.retries_used > config.retries:
-            state.fall_back(
-                request, eligible,
-                f"[B4] retries exhausted ({request.retries_used} > {config.retries})",
-                permanent=True,
-            )
-            continue
-        key = (request.priority_class, request.tenant)
-        bucket = buckets.get(key)
+        bucket = buckets.get(request.bucket_key)
         if bucket is None:
-            buckets[key] = [request]
+            buckets[request.bucket_key] = [request]
         else:
             bucket.append(request)
-        if (request.max_wait_s != math.inf or request.deadline is not None) and (
-            now >= latest_start(request)
-        ):
-            overdue.add(request.job_id)
+    barred_ids = {request.job_id for request, _ in barred}
+    overdue = [  # [B1]
+        r for r in snapshot.waiting if r.latest_start <= now and r.job_id not in barred_ids
+    ]
+    for request, eligible in sorted(barred, key=lambda pair: pair[0].age_key):
+        _bar(state, request, eligible)
 
     standing = Standing(
         {tenant for _, tenant in buckets}, snapshot.usage, state.live, now, config
@@ -165,9 +153,12 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         return (-effective, -(factor[tenant] + alpha * wait), head.submitted_at,
                 head.job_id, key, version[tenant])
 
-    heap = [entry(key, bucket[0]) for key, bucket in buckets.items()]
+    # A bucket is sorted by age only when first popped; until then its head is its min.
+    heap = [entry(key, _oldest(bucket)) for key, bucket in buckets.items()]
     heapq.heapify(heap)
-    position = dict.fromkeys(buckets, 0)
+    position: dict[BucketKey, int] = {}
+    overdue_ids = {r.job_id for r in overdue}
+    granted: set[str] = set()
 
     while heap:
         if not state.free and not _preemption_possible(state, remaining):
@@ -176,31 +167,32 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         key = top_entry[4]
         tenant = key[1]
         bucket = buckets[key]
-        index = position[key]
+        index = position.get(key)
+        if index is None:
+            bucket.sort(key=_AGE_KEY)
+            index = 0
         if top_entry[5] != version[tenant]:  # tenant charged this pass [F4]
+            position[key] = index
             heapq.heappush(heap, entry(key, bucket[index]))
             continue
         request = bucket[index]
         position[key] = index + 1
         remaining[key[0]] -= 1
-        if _serve(state, standing, request, request.job_id in overdue):
+        if _serve(state, standing, request, request.job_id in overdue_ids):
+            granted.add(request.job_id)
             factor[tenant] = standing.factor(tenant)
             version[tenant] += 1
-            overdue.discard(request.job_id)
         if index + 1 < len(bucket):
             heapq.heappush(heap, entry(key, bucket[index + 1]))
 
-    # [B1] overdue requests that did not start in this pass.
+    # [B1] overdue requests that did not start in this pass and were not decided above.
     if overdue:
-        decided = {f.job_id for f in state.fallbacks} | {r.job_id for r in state.rejections}
-        for request in sorted(
-            (r for r in snapshot.waiting if r.job_id in overdue and r.job_id not in decided),
-            key=_AGE_ORDER,
-        ):
-            state.fall_back(
-                request, state.eligible(request),
-                "[B1] could not start before max_wait_s / deadline", permanent=False,
-            )
+        for request in sorted(overdue, key=_AGE_KEY):
+            if request.job_id not in granted and request.job_id not in state.decided:
+                state.fall_back(
+                    request, eligible_for(request.signature),
+                    "[B1] could not start before max_wait_s / deadline", permanent=False,
+                )
 
     return Decisions(
         grants=tuple(state.grants),
@@ -208,6 +200,33 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         fallbacks=tuple(state.fallbacks),
         expirations=tuple(state.expirations),
         rejections=tuple(state.rejections),
+    )
+
+
+def _oldest(bucket: list[Request]) -> Request:
+    """The request with the smallest `age_key` (a float key is much faster to scan)."""
+    first = min(bucket, key=_SUBMITTED)
+    at = first.submitted_at
+    ties = [r for r in bucket if r.submitted_at == at]
+    return first if len(ties) == 1 else min(ties, key=_AGE_KEY)
+
+
+def _bar(state: _Pass, request: Request, eligible: Eligibility) -> None:
+    """Fall back or reject a request no QPU may take now ([B2..B4], [B7], [C2])."""
+    availability = eligible.availability
+    if request.retries_used > state.config.retries:
+        state.fall_back(
+            request, eligible,
+            f"[B4] retries exhausted ({request.retries_used} > {state.config.retries})",
+            permanent=True,
+        )
+        return
+    label = {Availability.NO_QPU: "[B7]", Availability.OFFLINE: "[B2]"}.get(
+        availability, "[B3]"
+    )
+    state.fall_back(
+        request, eligible, f"{label} {availability.value}",
+        permanent=availability is Availability.NO_QPU,
     )
 
 
@@ -223,7 +242,7 @@ def _serve(state: _Pass, standing: Standing, request: Request, overdue: bool) ->
     """Grant, claim, preempt for, or fall back one request; True when it was granted."""
     config = state.config
     now = state.now
-    eligible = state.eligible(request)
+    eligible = state.eligible(request.signature)
     free = state.free
     for device in eligible.devices:  # best placement first [A2]
         if device.name in free:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 from prefect_quantum.scheduling.config import PolicyConfig
@@ -72,7 +73,7 @@ class Standing:
     ) -> None:
         self._config = config
         self.usage: dict[str, float] = {}
-        for tenant in active:
+        for tenant in sorted(active):
             record = usage.get(tenant)
             self.usage[tenant] = (
                 0.0
@@ -86,8 +87,9 @@ class Standing:
                 0.0, now - lease.started_at
             )
         # Fixed for the pass [F4]; at least 1 QPU-second so that charges count from zero.
-        self._total_usage = max(1.0, sum(self.usage.values()))
-        self._total_share = sum(config.share_of(t) for t in self.usage)
+        # fsum is exactly rounded, so totals do not depend on iteration order.
+        self._total_usage = max(1.0, math.fsum(self.usage.values()))
+        self._total_share = math.fsum(config.share_of(t) for t in self.usage)
 
     def rho(self, tenant: str) -> float:
         """The tenant's usage-to-share ratio this pass."""

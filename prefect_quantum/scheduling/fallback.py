@@ -14,14 +14,6 @@ def fallback_mode(request: Request, config: PolicyConfig) -> FallbackMode:
     return config.fallback_default if request.fallback is None else request.fallback
 
 
-def latest_start(request: Request) -> float:
-    """`L_r = min(submitted_at + max_wait_s, deadline - remaining work)` ([B1])."""
-    latest = request.submitted_at + request.max_wait_s
-    if request.deadline is not None:
-        latest = min(latest, request.deadline - request.remaining_work_s)
-    return latest
-
-
 def fall_back(
     request: Request,
     eligible: Eligibility,
@@ -52,5 +44,5 @@ def fall_back(
 
 def can_start_in_time(earliest_start: float, request: Request) -> bool:
     """False when even the optimistic earliest start misses `L_r` ([B1])."""
-    latest = latest_start(request)
+    latest = request.latest_start
     return math.isinf(latest) or earliest_start <= latest

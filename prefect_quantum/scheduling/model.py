@@ -22,7 +22,13 @@ class FallbackMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """A job waiting for a QPU; `work_s` is QPU-seconds at `reference_clops`."""
+    """A job waiting for a QPU; `work_s` is QPU-seconds at `reference_clops`.
+
+    Derived on construction, so a pass never rebuilds them: `age_key` is
+    `(submitted_at, job_id)`, the age order of [F3]; `signature` is `(num_qubits,
+    allowed_devices, compliance_domain)`, what eligibility depends on [A1]; `bucket_key` is
+    `(priority_class, tenant)`; `latest_start` is `L_r` of [B1].
+    """
 
     job_id: str
     tenant: str
@@ -40,8 +46,21 @@ class Request:
     shots_total: int = 1
     fallback: FallbackMode | None = None
     retries_used: int = 0
+    # Precomputed once per request so a pass sorts and groups without building tuples.
+    age_key: tuple[float, str] = field(init=False, repr=False, compare=False)
+    signature: Signature = field(init=False, repr=False, compare=False)
+    bucket_key: tuple[int, str] = field(init=False, repr=False, compare=False)
+    latest_start: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "age_key", (self.submitted_at, self.job_id))
+        setattr_(self, "signature", (self.num_qubits, self.allowed_devices, self.compliance_domain))
+        setattr_(self, "bucket_key", (self.priority_class, self.tenant))
+        latest = self.submitted_at + self.max_wait_s
+        if self.deadline is not None:
+            latest = min(latest, self.deadline - self.remaining_work_s)
+        setattr_(self, "latest_start", latest)
         if not self.job_id:
             raise InvalidInputError("job_id", "must be a non-empty string")
         if not self.work_s >= 0 or math.isinf(self.work_s):
@@ -60,11 +79,6 @@ class Request:
     def remaining_work_s(self) -> float:
         """QPU-seconds still to run at reference speed (checkpointed shots excluded)."""
         return self.work_s * (1.0 - self.shots_done / self.shots_total)
-
-    @property
-    def signature(self) -> Signature:
-        """The constraints that decide which devices are eligible ([A1])."""
-        return (self.num_qubits, self.allowed_devices, self.compliance_domain)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from prefect_quantum.scheduling.config import PolicyConfig
 from prefect_quantum.scheduling.model import DeviceState, Signature
@@ -57,39 +57,67 @@ def device_rank_key(device: DeviceState, config: PolicyConfig) -> tuple[float, s
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Eligibility:
-    """What one constraint signature may use this pass."""
+class Eligibility(NamedTuple):
+    """What one constraint signature may use this pass (a tuple: built per signature)."""
 
     availability: Availability
     devices: tuple[DeviceState, ...]  # eligible QPUs, best placement first [A2]
-    simulators: tuple[DeviceState, ...]  # authorized fallback simulators, by name [B5]
+    simulators: tuple[DeviceState, ...]  # authorized online fallback simulators, by name
 
 
-def eligibility(
-    signature: Signature, devices: Iterable[DeviceState], config: PolicyConfig
-) -> Eligibility:
-    """Eligible QPUs and simulators of one signature, and why none when empty."""
-    static: list[DeviceState] = []
-    simulators: list[DeviceState] = []
-    num_qubits, _, domain = signature
-    for device in devices:
-        if device.is_simulator:
-            # allowed_devices names QPUs; a simulator needs qubits and [C1] only.
-            if fits(device, (num_qubits, None, domain)):
-                simulators.append(device)
-        elif fits(device, signature):
-            static.append(device)
-    online = [d for d in static if d.online]
-    eligible = [d for d in online if calibration_fresh(d, config)]
-    if not static:
-        availability = Availability.NO_QPU
-    elif not online:
-        availability = Availability.OFFLINE
-    elif not eligible:
-        availability = Availability.STALE
-    else:
-        availability = Availability.OK
-    eligible.sort(key=lambda d: device_rank_key(d, config))
-    simulators.sort(key=lambda d: d.name)
-    return Eligibility(availability, tuple(eligible), tuple(s for s in simulators if s.online))
+class FleetIndex:
+    """The devices of one snapshot, ranked once ([A2]), answering `eligibility` per
+    constraint signature with a per-pass cache."""
+
+    __slots__ = (
+        "_config", "_position", "_ranked", "_simulators", "_usable", "cached",
+        "simulators_listed",
+    )
+
+    def __init__(self, devices: Iterable[DeviceState], config: PolicyConfig) -> None:
+        self._config = config
+        listed = list(devices)
+        self._ranked = sorted(
+            (d for d in listed if not d.is_simulator), key=lambda d: device_rank_key(d, config)
+        )
+        self._position = {d.name: i for i, d in enumerate(self._ranked)}
+        self._usable = [d.online and calibration_fresh(d, config) for d in self._ranked]
+        self._simulators = sorted((d for d in listed if d.is_simulator), key=lambda d: d.name)
+        self.simulators_listed = bool(self._simulators)
+        self.cached: dict[Signature, Eligibility] = {}  # read directly by hot loops
+
+    def eligibility(self, signature: Signature) -> Eligibility:
+        """Eligible QPUs (best first) and simulators of a signature, and why none."""
+        found = self.cached.get(signature)
+        if found is not None:
+            return found
+        num_qubits, allowed, domain = signature
+        ranked, usable = self._ranked, self._usable
+        if allowed is None:
+            indices: Iterable[int] = range(len(ranked))
+        else:
+            position = self._position
+            indices = sorted(position[name] for name in allowed if name in position)
+        eligible = tuple(
+            ranked[i] for i in indices
+            if usable[i] and ranked[i].num_qubits >= num_qubits
+            and (domain is None or domain in ranked[i].compliance_domains)
+        )
+        availability = Availability.OK if eligible else self._why_none(signature)
+        # allowed_devices names QPUs; a simulator needs qubits and [C1] only.
+        open_signature = (num_qubits, None, domain)
+        simulators = (
+            self.eligibility(open_signature).simulators
+            if allowed is not None
+            else tuple(d for d in self._simulators if d.online and fits(d, open_signature))
+        )
+        found = self.cached[signature] = Eligibility(availability, eligible, simulators)
+        return found
+
+    def _why_none(self, signature: Signature) -> Availability:
+        static = [d for d in self._ranked if fits(d, signature)]
+        if not static:
+            return Availability.NO_QPU
+        if not any(d.online for d in static):
+            return Availability.OFFLINE
+        return Availability.STALE
