@@ -2,7 +2,9 @@
 
 Without an observable a circuit's value is the probability of its ideal outcome(s), the
 bitstrings its noiseless unitary part produces with probability above a threshold (a
-GHZ state has two). With an observable (a Pauli string in Qiskit's little-endian order, or
+GHZ state has two). That suits circuits with a concentrated ideal distribution (GHZ, mirror
+circuits, basis states); for a broad one the value is close to 1 whatever the noise, so
+give an observable instead. With an observable (a Pauli string in Qiskit's little-endian order, or
 a ``SparsePauliOp`` with real coefficients) it is the expectation value, measured with one
 circuit per qubit-wise commuting group of terms.
 
@@ -137,6 +139,10 @@ def ideal_outcomes(circuit: QuantumCircuit, threshold: float = 1e-6) -> frozense
     """Bitstrings (over all qubits, qubit 0 rightmost) the circuit's unitary part
     produces with probability above ``threshold``."""
     body = _unitary_part(circuit)
+    if body.parameters:
+        raise InvalidInputError(
+            "circuit", "bind the circuit's parameters to find its ideal outcomes"
+        )
     if body.num_qubits > MAX_STATEVECTOR_QUBITS:
         raise InvalidInputError(
             "observable",

@@ -165,6 +165,17 @@ def test_mid_circuit_measurement_is_rejected() -> None:
     assert err.value.field == "circuit"
 
 
+def test_parameters_need_binding_only_without_an_observable() -> None:
+    from qiskit.circuit import Parameter
+
+    qc = QuantumCircuit(1)
+    qc.rx(Parameter("t"), 0)
+    with pytest.raises(InvalidInputError) as err:
+        plan_measurements(qc)
+    assert err.value.field == "circuit"
+    assert plan_measurements(qc, "Z").circuits[0].parameters == qc.parameters
+
+
 def test_counts_must_align_with_circuits() -> None:
     plan = plan_measurements(ghz(2), SparsePauliOp(["ZZ", "XX"]))
     with pytest.raises(InvalidInputError):

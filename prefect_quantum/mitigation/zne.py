@@ -116,6 +116,11 @@ class _QiskitGate(cirq.Gate):
     def _has_unitary_(self) -> bool:
         return True
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _QiskitGate:
+        # Mitiq deep-copies circuits before folding; the Qiskit operation is never mutated,
+        # and copying it dominated the folding time.
+        return self
+
     def __pow__(self, exponent: Any) -> _QiskitGate:
         if exponent == 1:
             return self
@@ -165,31 +170,40 @@ def _split(circuit: QuantumCircuit, index: int) -> _Split:
     return _Split(body, measurements, list(seen))
 
 
-def _fold_one(
-    circuit: QuantumCircuit, index: int, scale: float, config: ZNEConfig
-) -> QuantumCircuit:
+def _fold_circuit(circuit: QuantumCircuit, index: int, config: ZNEConfig) -> list[QuantumCircuit]:
+    """``circuit`` at each scale factor: compact once, fold per scale, re-embed."""
     split = _split(circuit, index)
     line = {q: cirq.LineQubit(i) for i, q in enumerate(split.active)}
     compact = cirq.Circuit(
         _QiskitGate(inst.operation).on(*(line[q] for q in inst.qubits)) for inst in split.body
     )
-    folded = _scale_noise(compact, scale, config, index)
-    physical = split.active
-    out = circuit.copy_empty_like()
     rewrite_sxdg = "sxdg" not in circuit.count_ops()
+    return [
+        _embed(_scale_noise(compact, scale, config, index), circuit, split, rewrite_sxdg)
+        for scale in config.scale_factors
+    ]
+
+
+def _embed(
+    folded: cirq.Circuit, circuit: QuantumCircuit, split: _Split, rewrite_sxdg: bool
+) -> QuantumCircuit:
+    """The folded compact circuit back on ``circuit``'s physical qubits and clbits."""
+    out = circuit.copy_empty_like()
+    # ``_append`` is Qiskit's documented fast path without argument checks: every qubit
+    # and clbit here comes from ``circuit`` itself.
     for op in folded.all_operations():
         gate = op.gate
         assert isinstance(gate, _QiskitGate)
-        qubits = [physical[q.x] for q in op.qubits]  # type: ignore[attr-defined]
+        qubits = tuple(split.active[q.x] for q in op.qubits)  # type: ignore[attr-defined]
         if rewrite_sxdg and gate.operation.name == "sxdg":
             # sx† = rz(π)·sx·rz(π) up to a global phase; rz is virtual on IBM devices.
-            out.append(RZGate(math.pi), qubits)
-            out.append(SXGate(), qubits)
-            out.append(RZGate(math.pi), qubits)
+            out._append(CircuitInstruction(RZGate(math.pi), qubits))
+            out._append(CircuitInstruction(SXGate(), qubits))
+            out._append(CircuitInstruction(RZGate(math.pi), qubits))
         else:
-            out.append(gate.operation, qubits)
+            out._append(CircuitInstruction(gate.operation, qubits))
     for inst in split.measurements:
-        out.append(inst)
+        out._append(inst)
     return out
 
 
@@ -247,9 +261,7 @@ def construct_circuits(
     on the device the inputs were transpiled for.
     """
     return [
-        _fold_one(circuit, i, scale, config)
-        for i, circuit in enumerate(circuits)
-        for scale in config.scale_factors
+        folded for i, circuit in enumerate(circuits) for folded in _fold_circuit(circuit, i, config)
     ]
 
 
