@@ -80,6 +80,7 @@ class Calibration:
     couplers: Mapping[tuple[int, int], tuple[float, float]] = field(compare=False)
     clops: int
     quantum_volume: int
+    single_qubit_gate_ns: float = 60.0  # not in the CSVs; see DeviceSpec
 
     @property
     def num_qubits(self) -> int:
@@ -203,6 +204,7 @@ def parse_calibration(
         couplers=MappingProxyType(couplers),
         clops=spec.clops,
         quantum_volume=spec.quantum_volume,
+        single_qubit_gate_ns=spec.single_qubit_gate_ns,
     )
 
 

@@ -192,6 +192,7 @@ class SimulatedQPU:
                 _TARGET_VERSION,
                 cal.snapshot_id,
                 cal.two_qubit_gate,
+                cal.single_qubit_gate_ns,
                 cal.qubits,
                 sorted(cal.couplers.items()),
             )

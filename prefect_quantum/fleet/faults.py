@@ -68,7 +68,8 @@ def drift_calibration(
     couplers = {}
     for pair, (error, duration) in sorted(calibration.couplers.items()):
         scaled = error * factor()
-        couplers[pair] = (BROKEN_ERROR if scaled >= BROKEN_ERROR else scaled, duration)
+        broken = error >= BROKEN_ERROR or scaled >= BROKEN_ERROR
+        couplers[pair] = (BROKEN_ERROR if broken else scaled, duration)
     return replace(
         calibration,
         snapshot_id=snapshot_id,

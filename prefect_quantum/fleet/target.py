@@ -18,7 +18,6 @@ from qiskit.providers import BackendV2, Options, QubitProperties
 from qiskit.transpiler import InstructionProperties, Target
 
 from .calibration import Calibration
-from .catalog import device_spec
 
 NS = 1e-9
 US = 1e-6
@@ -56,7 +55,7 @@ class ReadoutProperties(InstructionProperties):
 
 def build_target(calibration: Calibration) -> Target:
     """Native instruction set of the device with per-instruction error and duration."""
-    gate_s = device_spec(calibration.device).single_qubit_gate_ns * NS
+    gate_s = calibration.single_qubit_gate_ns * NS
     qubits = calibration.qubits
     working = [i for i, q in enumerate(qubits) if q.operational]
     target = Target(
