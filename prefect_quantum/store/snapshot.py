@@ -1,0 +1,151 @@
+"""Rows <-> the core's values, and the `Snapshot` a pass hands to `decide` ([S5])."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from prefect_quantum.scheduling import (
+    DeviceState,
+    FallbackMode,
+    Lease,
+    Request,
+    Snapshot,
+    TenantUsage,
+)
+from prefect_quantum.store.schema import devices, leases, requests, tenant_usage
+
+
+def request_values(request: Request) -> dict[str, Any]:
+    """The `requests` columns that mirror a core `Request`."""
+    return {
+        "job_id": request.job_id,
+        "tenant": request.tenant,
+        "priority_class": request.priority_class,
+        "submitted_at": request.submitted_at,
+        "work_s": request.work_s,
+        "num_qubits": request.num_qubits,
+        "allowed_devices": (
+            None if request.allowed_devices is None else sorted(request.allowed_devices)
+        ),
+        "compliance_domain": request.compliance_domain,
+        "preemptible": request.preemptible,
+        "max_wait_s": None if math.isinf(request.max_wait_s) else request.max_wait_s,
+        "deadline": request.deadline,
+        "latest_start": finite_or_none(latest_start(request)),
+        "preemption_count": request.preemption_count,
+        "shots_done": request.shots_done,
+        "shots_total": request.shots_total,
+        "fallback": None if request.fallback is None else FallbackMode(request.fallback).value,
+        "retries_used": request.retries_used,
+    }
+
+
+def latest_start(request: Request) -> float:
+    """`L_r = min(submitted_at + max_wait_s, deadline - remaining work)` of [B1]; the
+    store keeps it per waiting request so that `poll` knows when a pass is due."""
+    latest = request.submitted_at + request.max_wait_s
+    if request.deadline is not None:
+        latest = min(latest, request.deadline - request.remaining_work_s)
+    return latest
+
+
+def finite_or_none(value: float) -> float | None:
+    """Infinity is stored as NULL."""
+    return None if math.isinf(value) else value
+
+
+def request_from_row(row: Row[Any] | Mapping[str, Any]) -> Request:
+    """The core `Request` of a `requests` row."""
+    m = row._mapping if isinstance(row, Row) else row
+    allowed = m["allowed_devices"]
+    return Request(
+        job_id=m["job_id"],
+        tenant=m["tenant"],
+        priority_class=m["priority_class"],
+        submitted_at=m["submitted_at"],
+        work_s=m["work_s"],
+        num_qubits=m["num_qubits"],
+        allowed_devices=None if allowed is None else frozenset(allowed),
+        compliance_domain=m["compliance_domain"],
+        preemptible=m["preemptible"],
+        max_wait_s=math.inf if m["max_wait_s"] is None else m["max_wait_s"],
+        deadline=m["deadline"],
+        preemption_count=m["preemption_count"],
+        shots_done=m["shots_done"],
+        shots_total=m["shots_total"],
+        fallback=None if m["fallback"] is None else FallbackMode(m["fallback"]),
+        retries_used=m["retries_used"],
+    )
+
+
+def lease_from_row(row: Row[Any]) -> Lease:
+    """The core `Lease` of a `leases` row."""
+    m = row._mapping
+    return Lease(
+        job_id=m["job_id"],
+        device=m["device"],
+        tenant=m["tenant"],
+        priority_class=m["priority_class"],
+        started_at=m["started_at"],
+        expires_at=m["expires_at"],
+        preemptible=m["preemptible"],
+        compliance_domain=m["compliance_domain"],
+        preemption_requested=m["preemption_requested"],
+        preemption_count=m["preemption_count"],
+        work_done_s=m["work_done_s"],
+        checkpointed_s=m["checkpointed_s"],
+        work_remaining_s=m["work_remaining_s"],
+        is_session=m["is_session"],
+        idle_since=m["idle_since"],
+    )
+
+
+def device_values(device: DeviceState, now: float) -> dict[str, Any]:
+    """The `devices` columns of a `DeviceState` reported at `now`."""
+    return {
+        "name": device.name,
+        "online": device.online,
+        "num_qubits": device.num_qubits,
+        "speed": device.speed,
+        "calibration_ok": device.calibration_ok,
+        "calibrated_at": now - device.calibration_age_s,
+        "est_fidelity": device.est_fidelity,
+        "compliance_domains": sorted(device.compliance_domains),
+        "is_simulator": device.is_simulator,
+        "updated_at": now,
+    }
+
+
+def device_from_row(row: Row[Any], now: float) -> DeviceState:
+    """The `DeviceState` at `now`: the calibration ages with the clock ([S5])."""
+    m = row._mapping
+    return DeviceState(
+        name=m["name"],
+        online=m["online"],
+        num_qubits=m["num_qubits"],
+        speed=m["speed"],
+        calibration_ok=m["calibration_ok"],
+        calibration_age_s=max(0.0, now - m["calibrated_at"]),
+        est_fidelity=m["est_fidelity"],
+        compliance_domains=frozenset(m["compliance_domains"]),
+        is_simulator=m["is_simulator"],
+    )
+
+
+def load_snapshot(conn: Connection, now: float) -> Snapshot:
+    """Waiting requests, leases, devices and settled usage as the store holds them."""
+    waiting = tuple(
+        request_from_row(row)
+        for row in conn.execute(select(requests).where(requests.c.state == "waiting"))
+    )
+    held = tuple(lease_from_row(row) for row in conn.execute(select(leases)))
+    fleet = tuple(device_from_row(row, now) for row in conn.execute(select(devices)))
+    usage = {
+        row.tenant: TenantUsage(row.tenant, row.decayed_qpu_seconds, row.as_of)
+        for row in conn.execute(select(tenant_usage))
+    }
+    return Snapshot(now=now, waiting=waiting, leases=held, devices=fleet, usage=usage)

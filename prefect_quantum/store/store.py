@@ -1,0 +1,662 @@
+"""`SchedulerStore`: the durable scheduler state every process and machine shares.
+
+Each write (submit, heartbeat, checkpoint, release, a pass) is one serialized transaction
+([S1]); passes run inside the writes that need them and in `poll` when one is due ([S2]),
+so no daemon is needed. Times are float epoch seconds from the injected `clock`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Row, delete, exists, func, select, update
+
+from prefect_quantum.errors import InvalidInputError, LeaseLostError
+from prefect_quantum.scheduling import (
+    Decisions,
+    DeviceState,
+    PolicyConfig,
+    Request,
+    decayed_usage,
+    decide,
+    duration_on,
+    usage_ratio,
+)
+from prefect_quantum.store.audit import AuditWriter, read_audit, verify_chain
+from prefect_quantum.store.engine import (
+    create_schema,
+    default_url,
+    make_engine,
+    read_transaction,
+    write_transaction,
+)
+from prefect_quantum.store.passes import (
+    Decide,
+    charge,
+    decision_pass,
+    requeue,
+    session_limits,
+)
+from prefect_quantum.store.schema import (
+    checkpoints,
+    leases,
+    requests,
+    scheduler_lock,
+    tenant_usage,
+    usage_ledger,
+)
+from prefect_quantum.store.schema import (
+    devices as device_table,
+)
+from prefect_quantum.store.sessions import SessionLimits, lease_deadline
+from prefect_quantum.store.snapshot import device_from_row, device_values, request_values
+
+Outcome = Literal["completed", "preempted", "failed"]
+OUTCOMES: tuple[str, ...] = ("completed", "preempted", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """Where a job stands; `lease_id`/`expires_at` are set while it holds a device, and
+    `fallback_kind`/`simulator` once it fell back ([B5]). `shots_done` is checkpointed."""
+
+    job_id: str
+    state: str
+    device: str | None
+    lease_id: str | None
+    expires_at: float | None
+    fallback_kind: str | None
+    simulator: str | None
+    reason: str | None
+    shots_done: int
+    shots_total: int
+    preempt_requested: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A heartbeat's answer: yield the device when `preempt_requested` ([P7]); the lease
+    now lasts until `expires_at` unless heartbeated again ([L1], [L2])."""
+
+    preempt_requested: bool
+    expires_at: float
+
+
+@dataclass(slots=True)
+class _Tx:
+    conn: Connection
+    audit: AuditWriter
+    now: float
+
+
+def _json(name: str, value: Any) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(name, f"must be JSON-serializable: {error}") from None
+
+
+def _finite_non_negative(name: str, value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise InvalidInputError(name, f"must be a finite number >= 0, got {value!r}")
+
+
+class SchedulerStore:
+    """The scheduler's state on SQLAlchemy: SQLite by default (`default_url()`),
+    PostgreSQL by URL (``postgresql+psycopg://...``). Tables are created on first use.
+
+    `lease_ttl_s` defaults to the policy's; a pass runs in `poll` when a lease deadline
+    or a request's latest start ([B1]) has passed, or none ran for `pass_interval_s`.
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        policy: PolicyConfig,
+        *,
+        lease_ttl_s: float | None = None,
+        clock: Callable[[], float] = time.time,
+        pass_interval_s: float = 5.0,
+        busy_timeout_s: float = 15.0,
+        decide_fn: Decide = decide,
+    ) -> None:
+        self.url = url or default_url()
+        self.policy = policy
+        self.lease_ttl_s = policy.lease_ttl_s if lease_ttl_s is None else lease_ttl_s
+        if not (self.lease_ttl_s > 0 and math.isfinite(self.lease_ttl_s)):
+            raise InvalidInputError("lease_ttl_s", f"must be > 0, got {self.lease_ttl_s!r}")
+        _finite_non_negative("pass_interval_s", pass_interval_s)
+        self._clock = clock
+        self._pass_interval_s = pass_interval_s
+        self._decide = decide_fn
+        self._engine = make_engine(self.url, busy_timeout_s=busy_timeout_s)
+        create_schema(self._engine)
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> SchedulerStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[_Tx]:
+        with write_transaction(self._engine) as conn:
+            tx = _Tx(conn, AuditWriter(conn), self._clock())  # [S2] now read in the lock
+            yield tx
+            tx.audit.flush()
+
+    def _pass(self, tx: _Tx) -> Decisions:
+        return decision_pass(
+            tx.conn, tx.audit, tx.now, self.policy, self.lease_ttl_s, self._decide
+        )
+
+    def _pass_due(self, conn: Connection, now: float) -> bool:
+        """A lease deadline or a latest start has passed, or the last pass is too old."""
+        soonest = conn.execute(select(func.min(leases.c.deadline_at))).scalar()
+        if soonest is not None and soonest <= now:
+            return True
+        waiting = requests.c.state == "waiting"
+        latest = conn.execute(select(func.min(requests.c.latest_start)).where(waiting)).scalar()
+        if latest is not None and latest <= now:
+            return True
+        last = conn.execute(
+            select(scheduler_lock.c.last_pass_at).where(scheduler_lock.c.id == 1)
+        ).scalar()
+        if last is not None and now - last < self._pass_interval_s:
+            return False
+        return bool(conn.execute(select(exists().where(waiting))).scalar())
+
+    def _pass_if_due(self, tx: _Tx) -> None:
+        if self._pass_due(tx.conn, tx.now):
+            self._pass(tx)
+
+    def _job_row(self, conn: Connection, job_id: str) -> Row[Any]:
+        row = conn.execute(select(requests).where(requests.c.job_id == job_id)).first()
+        if row is None:
+            raise InvalidInputError("job_id", f"unknown job {job_id!r}")
+        return row
+
+    def _status(self, conn: Connection, job_id: str) -> JobStatus:
+        row = self._job_row(conn, job_id)
+        lease = conn.execute(select(leases).where(leases.c.job_id == job_id)).first()
+        return JobStatus(
+            job_id=job_id,
+            state=row.state,
+            device=row.device if lease is None else lease.device,
+            lease_id=None if lease is None else lease.lease_id,
+            expires_at=None if lease is None else lease.deadline_at,
+            fallback_kind=row.fallback_kind,
+            simulator=row.simulator,
+            reason=row.reason,
+            shots_done=row.shots_done,
+            shots_total=row.shots_total,
+            preempt_requested=False if lease is None else bool(lease.preemption_requested),
+        )
+
+    # -- fleet --------------------------------------------------------------------------
+
+    def register_devices(self, fleet: Sequence[DeviceState]) -> None:
+        """Insert or update devices; a reported `calibration_age_s` keeps ageing ([S5])."""
+        with self._writing() as tx:
+            for device in fleet:
+                values = device_values(device, tx.now)
+                changed = tx.conn.execute(
+                    update(device_table).where(device_table.c.name == device.name).values(**values)
+                ).rowcount
+                if not changed:
+                    tx.conn.execute(device_table.insert().values(**values))
+            self._pass(tx)
+
+    def set_device_online(self, name: str, online: bool) -> None:
+        """Mark a device on- or offline ([B2]) and run a pass."""
+        with self._writing() as tx:
+            changed = tx.conn.execute(
+                update(device_table).where(device_table.c.name == name)
+                .values(online=online, updated_at=tx.now)
+            ).rowcount
+            if not changed:
+                raise InvalidInputError("name", f"unknown device {name!r}")
+            self._pass(tx)
+
+    def devices(self) -> list[DeviceState]:
+        """The registered devices as a pass would see them now."""
+        with read_transaction(self._engine) as conn:
+            now = self._clock()
+            return [device_from_row(row, now)
+                    for row in conn.execute(select(device_table).order_by(device_table.c.name))]
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def _validate(self, request: Request, payload: Mapping[str, Any] | None) -> None:
+        if not request.tenant:
+            raise InvalidInputError("tenant", "must be a non-empty string")
+        if request.priority_class not in set(self.policy.priority_classes.values()):
+            raise InvalidInputError(
+                "priority_class",
+                f"{request.priority_class!r} is not a configured class "
+                f"{dict(self.policy.priority_classes)}",
+            )
+        if payload is not None:
+            _json("payload", dict(payload))
+
+    def submit(self, request: Request, payload: Mapping[str, Any] | None = None) -> JobStatus:
+        """Queue `request` (its `submitted_at` is set to the store's now) and run a pass.
+
+        Idempotent by `job_id`: an existing job's status is returned unchanged, so running
+        the same job id again resumes it instead of creating a second job.
+        """
+        return self._submit(request, payload, None)
+
+    def open_session(
+        self,
+        request: Request,
+        *,
+        max_duration_s: float,
+        idle_timeout_s: float,
+        payload: Mapping[str, Any] | None = None,
+    ) -> JobStatus:
+        """Queue a session ([L4]): once granted, its lease is held across the iterations of
+        a variational loop until closed, `max_duration_s` after the start, or
+        `idle_timeout_s` after `touch_session(idle=True)` ([L2]); idempotent by job id."""
+        limits = SessionLimits.of(max_duration_s, idle_timeout_s, self.policy)
+        return self._submit(request, payload, limits)
+
+    def _submit(
+        self, request: Request, payload: Mapping[str, Any] | None, session: SessionLimits | None
+    ) -> JobStatus:
+        self._validate(request, payload)
+        with self._writing() as tx:
+            known = tx.conn.execute(
+                select(requests.c.job_id).where(requests.c.job_id == request.job_id)
+            ).first()
+            if known is not None:
+                self._pass_if_due(tx)
+                return self._status(tx.conn, request.job_id)
+            request = replace(request, submitted_at=tx.now)
+            tx.conn.execute(requests.insert().values(
+                **request_values(request), state="waiting",
+                is_session=session is not None,
+                session_max_s=None if session is None else session.max_s,
+                session_idle_timeout_s=None if session is None else session.idle_timeout_s,
+                payload=None if payload is None else dict(payload), device=None,
+                fallback_kind=None, simulator=None, reason=None, updated_at=tx.now,
+            ))
+            tx.audit.append(
+                tx.now, "submitted", job_id=request.job_id, tenant=request.tenant,
+                detail={"priority_class": request.priority_class, "work_s": request.work_s,
+                        "shots_total": request.shots_total, "shots_done": request.shots_done,
+                        "session": session is not None},
+            )
+            self._pass(tx)
+            return self._status(tx.conn, request.job_id)
+
+    def poll(self, job_id: str) -> JobStatus:
+        """The job's status, after a pass if one is due (see the class docstring)."""
+        with read_transaction(self._engine) as conn:
+            self._job_row(conn, job_id)
+            if not self._pass_due(conn, self._clock()):
+                return self._status(conn, job_id)
+        with self._writing() as tx:
+            self._pass_if_due(tx)
+            return self._status(tx.conn, job_id)
+
+    def payload(self, job_id: str) -> dict[str, Any] | None:
+        """The payload submitted with the job."""
+        with read_transaction(self._engine) as conn:
+            value = self._job_row(conn, job_id).payload
+            return None if value is None else dict(value)
+
+    def run_pass(self) -> Decisions:
+        """One decision pass now ([S1]): expire, decide, write, audit."""
+        with self._writing() as tx:
+            return self._pass(tx)
+
+    # -- under a lease ------------------------------------------------------------------
+
+    def _live_lease(self, tx: _Tx, job_id: str, lease_id: str) -> Row[Any] | None:
+        lease = tx.conn.execute(select(leases).where(leases.c.lease_id == lease_id)).first()
+        if lease is None or lease.job_id != job_id or lease.deadline_at <= tx.now:
+            return None
+        return lease
+
+    def heartbeat(
+        self, job_id: str, lease_id: str, *, shots_done: int, work_done_s: float
+    ) -> Heartbeat:
+        """Extend the lease by `lease_ttl_s` ([L1]) and report progress: shots done and
+        device-seconds run under this lease. Raises `LeaseLostError` when the lease
+        expired or was revoked."""
+        return self._heartbeat(job_id, lease_id, shots_done, work_done_s, None)
+
+    def touch_session(
+        self, job_id: str, lease_id: str, *, idle: bool, shots_done: int = 0,
+        work_done_s: float = 0.0,
+    ) -> Heartbeat:
+        """A session heartbeat: `idle=True` between iterations (starts the idle timeout of
+        [L2], and is when a preemption request should be honoured [L4]), False while an
+        iteration runs."""
+        return self._heartbeat(job_id, lease_id, shots_done, work_done_s, idle)
+
+    def _heartbeat(
+        self, job_id: str, lease_id: str, shots_done: int, work_done_s: float,
+        idle: bool | None,
+    ) -> Heartbeat:
+        if shots_done < 0:
+            raise InvalidInputError("shots_done", f"must be >= 0, got {shots_done!r}")
+        _finite_non_negative("work_done_s", work_done_s)
+        with self._writing() as tx:
+            lease = self._live_lease(tx, job_id, lease_id)
+            if lease is not None:
+                job = self._job_row(tx.conn, job_id)
+                device = tx.conn.execute(
+                    select(device_table).where(device_table.c.name == lease.device)
+                ).first()
+                shots = min(shots_done, job.shots_total)
+                remaining = job.work_s * (1.0 - shots / job.shots_total)
+                remaining_s = (remaining if device is None
+                               else duration_on(remaining, device_from_row(device, tx.now),
+                                                self.policy))
+                idle_since = lease.idle_since
+                if idle is not None:
+                    idle_since = (idle_since if idle_since is not None else tx.now) if idle \
+                        else None
+                expires_at = tx.now + self.lease_ttl_s
+                deadline_at, _ = lease_deadline(
+                    expires_at, lease.started_at, session_limits(lease), idle_since
+                )
+                tx.conn.execute(update(leases).where(leases.c.lease_id == lease_id).values(
+                    expires_at=expires_at, deadline_at=deadline_at, last_heartbeat=tx.now,
+                    shots_live=max(shots, lease.shots_live), work_done_s=work_done_s,
+                    work_remaining_s=remaining_s, idle_since=idle_since,
+                ))
+                beat = Heartbeat(bool(lease.preemption_requested), deadline_at)
+            self._pass_if_due(tx)
+        if lease is None:
+            raise LeaseLostError(f"job {job_id}: lease {lease_id} expired or was revoked")
+        return beat
+
+    def save_checkpoint(self, job_id: str, lease_id: str, data: Mapping[str, Any]) -> None:
+        """Atomically replace the job's checkpoint (partial counts, ``shots_done``,
+        ``device``, ``qpu_seconds``, ...) while its lease is live; a re-queued job resumes
+        from it ([L3]). Raises `LeaseLostError` when the lease is gone."""
+        shots = data.get("shots_done")
+        if isinstance(shots, bool) or not isinstance(shots, int) or shots < 0:
+            raise InvalidInputError("data.shots_done", f"must be an int >= 0, got {shots!r}")
+        _json("data", dict(data))
+        with self._writing() as tx:
+            lease = self._live_lease(tx, job_id, lease_id)
+            if lease is not None:
+                total = self._job_row(tx.conn, job_id).shots_total
+                if shots > total:
+                    raise InvalidInputError(
+                        "data.shots_done", f"{shots} exceeds the job's {total} shots"
+                    )
+                qpu = data.get("qpu_seconds")
+                tx.conn.execute(delete(checkpoints).where(checkpoints.c.job_id == job_id))
+                tx.conn.execute(checkpoints.insert().values(
+                    job_id=job_id, lease_id=lease_id, device=str(data.get("device", lease.device)),
+                    shots_done=shots, qpu_seconds=float(qpu) if qpu is not None else None,
+                    data=dict(data), updated_at=tx.now,
+                ))
+                tx.conn.execute(update(requests).where(requests.c.job_id == job_id).values(
+                    shots_done=shots, updated_at=tx.now
+                ))
+                tx.conn.execute(update(leases).where(leases.c.lease_id == lease_id).values(
+                    checkpointed_s=lease.work_done_s, shots_live=max(shots, lease.shots_live)
+                ))
+            self._pass_if_due(tx)
+        if lease is None:
+            raise LeaseLostError(f"job {job_id}: lease {lease_id} expired or was revoked")
+
+    def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
+        """The job's last checkpoint as saved, or None."""
+        with read_transaction(self._engine) as conn:
+            data = conn.execute(
+                select(checkpoints.c.data).where(checkpoints.c.job_id == job_id)
+            ).scalar()
+            return None if data is None else dict(data)
+
+    def release(
+        self,
+        job_id: str,
+        lease_id: str,
+        *,
+        qpu_seconds: float,
+        outcome: Outcome,
+        shots_done: int,
+        retry: bool = True,
+    ) -> None:
+        """Give the device back and charge `qpu_seconds` to the tenant, once per lease
+        ([F1]); a second release of the same lease changes nothing.
+
+        `completed` finishes the job with `shots_done`. `preempted` re-queues it with its
+        original age, ``preemption_count + 1`` and `shots_done`, which must equal the
+        checkpointed shots ([P7], [L3]). `failed` re-queues it with ``retries_used + 1``
+        ([R2]), or fails it for good when `retry` is False. Raises `LeaseLostError` when
+        the lease had expired and was settled by a pass.
+        """
+        _finite_non_negative("qpu_seconds", qpu_seconds)
+        self._release(job_id, lease_id, qpu_seconds, outcome, shots_done, retry)
+
+    def close_session(
+        self, job_id: str, lease_id: str, *, outcome: Outcome = "completed"
+    ) -> None:
+        """End a session: charged for the whole time it held the device ([L4]); a
+        `preempted` session is re-queued with its checkpointed shots."""
+        self._release(job_id, lease_id, None, outcome, None, True)
+
+    def _release(
+        self,
+        job_id: str,
+        lease_id: str,
+        qpu_seconds: float | None,
+        outcome: str,
+        shots_done: int | None,
+        retry: bool,
+    ) -> None:
+        if outcome not in OUTCOMES:
+            raise InvalidInputError("outcome", f"must be one of {OUTCOMES}, got {outcome!r}")
+        if shots_done is not None and shots_done < 0:
+            raise InvalidInputError("shots_done", f"must be >= 0, got {shots_done!r}")
+        lost = False
+        with self._writing() as tx:
+            settled = tx.conn.execute(
+                select(usage_ledger.c.outcome, usage_ledger.c.job_id)
+                .where(usage_ledger.c.lease_id == lease_id)
+            ).first()
+            if settled is not None:
+                if settled.job_id != job_id:
+                    raise InvalidInputError("lease_id", f"{lease_id} is not job {job_id}'s")
+                lost = settled.outcome == "expired"
+                return_early = True
+            else:
+                return_early = False
+            lease = None if return_early else tx.conn.execute(
+                select(leases).where(leases.c.lease_id == lease_id)
+            ).first()
+            if not return_early and lease is None:
+                lost = True
+            if lease is not None:
+                if lease.job_id != job_id:
+                    raise InvalidInputError("lease_id", f"{lease_id} is not job {job_id}'s")
+                self._settle(tx, lease, qpu_seconds, outcome, shots_done, retry)
+                self._pass(tx)
+        if lost:
+            raise LeaseLostError(f"job {job_id}: lease {lease_id} expired before release")
+
+    def _settle(
+        self,
+        tx: _Tx,
+        lease: Row[Any],
+        qpu_seconds: float | None,
+        outcome: str,
+        shots_done: int | None,
+        retry: bool,
+    ) -> None:
+        job = self._job_row(tx.conn, lease.job_id)
+        checkpointed = job.shots_done
+        if shots_done is None:
+            shots_done = job.shots_total if outcome == "completed" else checkpointed
+        if shots_done > job.shots_total:
+            raise InvalidInputError(
+                "shots_done", f"{shots_done} exceeds the job's {job.shots_total} shots"
+            )
+        if outcome == "preempted" and shots_done != checkpointed:
+            raise InvalidInputError(
+                "shots_done",
+                f"a preempted job resumes from its checkpoint ({checkpointed} shots); "
+                f"save_checkpoint before releasing, got {shots_done}",
+            )
+        charged = max(0.0, tx.now - lease.started_at) if qpu_seconds is None else qpu_seconds
+        charge(tx.conn, lease, charged, outcome, tx.now, self.policy)
+        tx.conn.execute(delete(leases).where(leases.c.lease_id == lease.lease_id))
+        common = {"job_id": job.job_id, "tenant": job.tenant, "device": lease.device}
+        tx.audit.append(
+            tx.now, "released", reason=f"worker reported {outcome}",
+            detail={"lease_id": lease.lease_id, "outcome": outcome, "qpu_seconds": charged,
+                    "shots_done": shots_done}, **common,
+        )
+        if outcome == "completed":
+            tx.conn.execute(update(requests).where(requests.c.job_id == job.job_id).values(
+                state="completed", shots_done=shots_done, reason="completed",
+                updated_at=tx.now,
+            ))
+            tx.audit.append(tx.now, "completed", reason="completed",
+                            detail={"shots_done": shots_done}, **common)
+        elif outcome == "preempted":
+            reason = f"[P7] preempted by {lease.preempted_by}" if lease.preempted_by else \
+                "[P7] yielded the device"
+            requeue(tx.conn, job.job_id, tx.now, reason,
+                    preemption_count=job.preemption_count + 1, shots_done=shots_done)
+            tx.audit.append(
+                tx.now, "preempted", reason=reason,
+                detail={"by_job_id": lease.preempted_by, "shots_done": shots_done,
+                        "preemption_count": job.preemption_count + 1}, **common,
+            )
+        elif retry:
+            requeue(tx.conn, job.job_id, tx.now, "[R2] re-queued after a failed attempt",
+                    retries_used=job.retries_used + 1)
+        else:
+            tx.conn.execute(update(requests).where(requests.c.job_id == job.job_id).values(
+                state="failed", reason="failed permanently", updated_at=tx.now,
+            ))
+
+    def finish_fallback(
+        self, job_id: str, *, outcome: Literal["completed", "failed"], shots_done: int
+    ) -> None:
+        """Record the end of a job that ran on a fallback simulator ([B6])."""
+        if outcome not in ("completed", "failed"):
+            raise InvalidInputError("outcome", f"must be completed or failed, got {outcome!r}")
+        with self._writing() as tx:
+            job = self._job_row(tx.conn, job_id)
+            if job.state != "fallback":
+                raise InvalidInputError("job_id", f"{job_id} is {job.state}, not fallback")
+            tx.conn.execute(update(requests).where(requests.c.job_id == job_id).values(
+                state=outcome, shots_done=min(shots_done, job.shots_total), updated_at=tx.now,
+            ))
+            if outcome == "completed":
+                tx.audit.append(
+                    tx.now, "completed", job_id=job_id, tenant=job.tenant, device=job.simulator,
+                    reason=f"completed on the {job.fallback_kind} fallback simulator",
+                    detail={"shots_done": shots_done, "simulated": True},
+                )
+
+    # -- inspection ---------------------------------------------------------------------
+
+    def queue(self, *, include_finished: bool = False) -> list[dict[str, Any]]:
+        """Jobs waiting, running or on a fallback simulator (all jobs with
+        `include_finished`), oldest first, with their current lease if any."""
+        with read_transaction(self._engine) as conn:
+            now = self._clock()
+            query = select(requests).order_by(requests.c.submitted_at, requests.c.job_id)
+            if not include_finished:
+                query = query.where(requests.c.state.in_(("waiting", "running", "fallback")))
+            held = {row.job_id: row for row in conn.execute(select(leases))}
+            out = []
+            for row in conn.execute(query):
+                lease = held.get(row.job_id)
+                out.append({
+                    "job_id": row.job_id, "tenant": row.tenant,
+                    "priority_class": row.priority_class, "state": row.state,
+                    "submitted_at": row.submitted_at, "wait_s": now - row.submitted_at,
+                    "device": row.device if lease is None else lease.device,
+                    "lease_id": None if lease is None else lease.lease_id,
+                    "shots_done": row.shots_done, "shots_total": row.shots_total,
+                    "preemption_count": row.preemption_count,
+                    "retries_used": row.retries_used, "session": row.is_session,
+                    "fallback_kind": row.fallback_kind, "reason": row.reason,
+                })
+            return out
+
+    def usage(self) -> list[dict[str, Any]]:
+        """Per tenant: decayed QPU-seconds (settled, in flight, effective), share and
+        standing. Fractions and `rho` are over the active tenants ([F2])."""
+        with read_transaction(self._engine) as conn:
+            now = self._clock()
+            settled = {
+                row.tenant: decayed_usage(row.decayed_qpu_seconds, row.as_of, now, 0.0,
+                                          self.policy.half_life_s)
+                for row in conn.execute(select(tenant_usage))
+            }
+            in_flight: dict[str, float] = {}
+            for row in conn.execute(select(leases.c.tenant, leases.c.started_at)):
+                in_flight[row.tenant] = in_flight.get(row.tenant, 0.0) + max(
+                    0.0, now - row.started_at)
+            active = set(conn.execute(
+                select(requests.c.tenant).where(requests.c.state.in_(("waiting", "running")))
+                .distinct()
+            ).scalars())
+        tenants = sorted(set(settled) | set(in_flight) | active)
+        effective = {t: settled.get(t, 0.0) + in_flight.get(t, 0.0) for t in tenants}
+        total_share = sum(self.policy.share_of(t) for t in active)
+        total_usage = max(1.0, sum(effective[t] for t in active))
+        out = []
+        for tenant in tenants:
+            share = self.policy.share_of(tenant)
+            rho = (usage_ratio(effective[tenant], share, total_usage, total_share)
+                   if tenant in active else None)
+            standing = ("idle" if rho is None else "below share" if rho < 0.95
+                        else "over share" if rho > 1.05 else "at share")
+            out.append({
+                "tenant": tenant, "settled_qpu_s": settled.get(tenant, 0.0),
+                "in_flight_qpu_s": in_flight.get(tenant, 0.0),
+                "decayed_qpu_s": effective[tenant], "share": share, "active": tenant in active,
+                "target_fraction": share / total_share if tenant in active else None,
+                "usage_fraction": effective[tenant] / total_usage if tenant in active else None,
+                "rho": rho, "standing": standing,
+            })
+        return out
+
+    def audit(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        """Audit records in order, all or one job's."""
+        with read_transaction(self._engine) as conn:
+            return read_audit(conn, job_id)
+
+    def verify_audit(self) -> int | None:
+        """The seq of the first audit record breaking the hash chain, None if intact."""
+        return verify_chain(self.audit())
+
+    def leases(self) -> list[dict[str, Any]]:
+        """The leases held now, by device."""
+        with read_transaction(self._engine) as conn:
+            return [dict(row._mapping)
+                    for row in conn.execute(select(leases).order_by(leases.c.device))]
+
+    def ledger(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Settled usage records in order, all or one tenant's."""
+        with read_transaction(self._engine) as conn:
+            query = select(usage_ledger).order_by(usage_ledger.c.id)
+            if tenant is not None:
+                query = query.where(usage_ledger.c.tenant == tenant)
+            return [dict(row._mapping) for row in conn.execute(query)]
