@@ -7,6 +7,7 @@ import math
 import time
 
 import pytest
+from fleet_circuits import ghz
 from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 
@@ -28,8 +29,6 @@ from prefect_quantum.fleet import (
     transpile_cache_info,
 )
 from prefect_quantum.fleet import device as device_module
-
-from fleet_circuits import ghz
 
 
 @pytest.fixture(scope="module")

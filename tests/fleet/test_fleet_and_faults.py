@@ -85,7 +85,8 @@ def test_drift_scales_errors_and_makes_a_new_snapshot(fleet: Fleet) -> None:
     assert drift.kind == "drift" and after.snapshot_id in drift.detail
     assert after.snapshot_id.startswith(before.snapshot_id + "+drift")
     assert qpu.calibrated_at == NOW and qpu.fingerprint != fingerprint
-    ratios = np.array([a.sx_error / b.sx_error for a, b in zip(after.qubits, before.qubits)])
+    pairs = zip(after.qubits, before.qubits, strict=True)
+    ratios = np.array([a.sx_error / b.sx_error for a, b in pairs])
     assert np.std(np.log(ratios)) == pytest.approx(0.3, rel=0.3)
     broken = [p for p, (e, _) in before.couplers.items() if e >= 1]
     assert all(after.couplers[p][0] == 1.0 for p in broken)
