@@ -39,7 +39,7 @@ from mitiq.zne.scaling import fold_global
 # Private but pinned (mitiq==1.1.0): the two halves of ``fold_gates_at_random``, used so
 # gate weights can exclude virtual rz gates (its ``fidelities`` only key cirq gate types).
 from mitiq.zne.scaling.folding import _apply_fold_mask, _create_fold_mask
-from qiskit.circuit import CircuitInstruction, Instruction, QuantumCircuit, Qubit
+from qiskit.circuit import CircuitInstruction, Delay, Gate, Instruction, QuantumCircuit, Qubit
 from qiskit.circuit.library import RZGate, SXGate
 
 from prefect_quantum.errors import InvalidInputError
@@ -142,7 +142,6 @@ class _Split:
 
 
 def _split(circuit: QuantumCircuit, index: int) -> _Split:
-    measured_after: set[Qubit] = set()
     touched_after: set[Qubit] = set()
     measurements: list[CircuitInstruction] = []
     body: list[CircuitInstruction] = []
@@ -152,12 +151,15 @@ def _split(circuit: QuantumCircuit, index: int) -> _Split:
             continue
         if name == "measure" and not (set(inst.qubits) & touched_after):
             measurements.append(inst)
-            measured_after.update(inst.qubits)
             continue
-        if name in _NON_UNITARY or inst.clbits or getattr(inst.operation, "condition", None):
+        if name in _NON_UNITARY or inst.clbits:
             raise InvalidInputError(
                 "circuits",
                 f"circuit {index} has a non-final {name!r}; only final measurements can be folded",
+            )
+        if not isinstance(inst.operation, Gate | Delay):
+            raise InvalidInputError(
+                "circuits", f"circuit {index} has {name!r}, which is not an invertible gate"
             )
         touched_after.update(inst.qubits)
         body.append(inst)
@@ -258,7 +260,8 @@ def construct_circuits(
 
     Each copy keeps the input's qubits, clbits and final measurements and uses only the
     input's gates (plus ``rz``/``sx`` for inverted ``sx``), so all of them run in one batch
-    on the device the inputs were transpiled for.
+    on the device the inputs were transpiled for. Barriers are dropped. Local folding
+    weighs gates as Mitiq does by default, except virtual ``rz`` (weight 0, never folded).
     """
     return [
         folded for i, circuit in enumerate(circuits) for folded in _fold_circuit(circuit, i, config)

@@ -129,6 +129,15 @@ def test_non_final_measurement_is_rejected() -> None:
     assert err.value.field == "circuits"
 
 
+def test_non_invertible_instruction_is_rejected() -> None:
+    qc = QuantumCircuit(1, 1)
+    qc.initialize([0, 1], 0)
+    qc.measure(0, 0)
+    with pytest.raises(InvalidInputError) as err:
+        construct_circuits([qc], ZNEConfig())
+    assert err.value.field == "circuits"
+
+
 def test_delays_are_kept_and_folded() -> None:
     qc = QuantumCircuit(1, 1)
     qc.sx(0)
