@@ -35,9 +35,11 @@ class GroupReadout:
 
     Either ``outcomes`` is set (value = probability of those bitstrings), or ``masks`` and
     ``coeffs`` are: term ``t`` contributes ``coeffs[t] * (-1)^(parity of the bits where
-    masks[:, t] is 1)``; row ``j`` of ``masks`` is clbit ``j``.
+    masks[:, t] is 1)``; row ``j`` of ``masks`` is clbit ``j``. ``width`` is the number of
+    clbits.
     """
 
+    width: int
     outcomes: frozenset[str] | None = None
     masks: np.ndarray | None = None
     coeffs: np.ndarray | None = None
@@ -45,12 +47,12 @@ class GroupReadout:
     def per_outcome(self, keys: Sequence[str]) -> np.ndarray:
         """The value of each bitstring in ``keys`` (spaces between registers ignored)."""
         clean = [k.replace(" ", "") for k in keys]
+        width = self.width
+        if any(len(k) != width for k in clean):
+            raise InvalidInputError("counts", f"expected {width}-bit bitstrings")
         if self.outcomes is not None:
             return np.array([1.0 if k in self.outcomes else 0.0 for k in clean])
         assert self.masks is not None and self.coeffs is not None
-        width = self.masks.shape[0]
-        if any(len(k) != width for k in clean):
-            raise InvalidInputError("counts", f"expected {width}-bit bitstrings")
         # Bit matrix, column j = clbit j (Qiskit strings put the highest clbit first).
         raw = np.frombuffer("".join(clean).encode("ascii"), dtype=np.uint8)
         bits = (raw.reshape(len(clean), width)[:, ::-1] - ord("0")).astype(np.int64)
@@ -120,7 +122,7 @@ def plan_measurements(
         outcomes = ideal_outcomes(body, threshold=ideal_support_threshold)
         measured = body.copy()
         measured.measure_all(add_bits=True)
-        return MeasurementPlan([measured], [GroupReadout(outcomes=outcomes)])
+        return MeasurementPlan([measured], [GroupReadout(body.num_qubits, outcomes=outcomes)])
     op = _as_real_pauli_op(observable, body.num_qubits)
     identity = ~(op.paulis.z | op.paulis.x).any(axis=1)
     offset = float(np.sum(op.coeffs[identity].real))
@@ -219,4 +221,4 @@ def _group_circuit(
     for j, q in enumerate(support):
         qc.measure(q, j)
     masks = (z[:, support] | x[:, support]).T.astype(np.int64)  # (clbits, terms)
-    return qc, GroupReadout(masks=masks, coeffs=np.real(group.coeffs).astype(float))
+    return qc, GroupReadout(len(support), masks=masks, coeffs=np.real(group.coeffs).astype(float))

@@ -180,3 +180,5 @@ def test_counts_must_align_with_circuits() -> None:
     plan = plan_measurements(ghz(2), SparsePauliOp(["ZZ", "XX"]))
     with pytest.raises(InvalidInputError):
         plan.value([{"00": 1}])
+    with pytest.raises(InvalidInputError):
+        plan_measurements(ghz(2)).value([{"000": 1}])  # wrong width
