@@ -37,3 +37,19 @@ def test_parse_rejects_unknown(text: object) -> None:
     with pytest.raises(InvalidInputError) as err:
         parse_mitigation(text)  # type: ignore[arg-type]
     assert err.value.field == "mitigation"
+
+
+def test_layering_mitigation_and_observables_load_no_prefect_polars_or_siblings() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, prefect_quantum.mitigation.rem, prefect_quantum.observables\n"
+        "mods = [m for m in sys.modules if m.split('.')[0] in ('prefect', 'polars')]\n"
+        "ours = {m for m in sys.modules if m.startswith('prefect_quantum.')}\n"
+        "allowed = {'prefect_quantum.errors', 'prefect_quantum.observables'}\n"
+        "print(mods, sorted(m for m in ours - allowed if not m.startswith("
+        "'prefect_quantum.mitigation')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []"
