@@ -314,7 +314,7 @@ def extrapolation_weights(config: ZNEConfig) -> np.ndarray:
     return np.asarray(np.linalg.pinv(vander)[0])
 
 
-def combine_stderr(stderrs: Sequence[float], config: ZNEConfig) -> float:
+def propagate_stderr(stderrs: Sequence[float], config: ZNEConfig) -> float:
     """Shot-noise stderr of the zero-noise limit, propagated linearly through the
     extrapolation weights (independent values at each scale factor). For the exponential
     factory the weights of a Richardson fit on the same points stand in, which is an

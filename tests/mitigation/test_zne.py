@@ -26,9 +26,9 @@ from prefect_quantum.mitigation.zne import (
     ZNEConfig,
     combine_batch,
     combine_results,
-    combine_stderr,
     construct_circuits,
     extrapolation_weights,
+    propagate_stderr,
 )
 
 FOLDINGS = [
@@ -207,7 +207,7 @@ def test_stderr_propagation_through_richardson_weights() -> None:
     values = np.array([0.9, 0.8, 0.72])
     assert float(weights @ values) == pytest.approx(combine_results(list(values), config))
     expected = math.sqrt((15 / 8 * 0.01) ** 2 + (10 / 8 * 0.01) ** 2 + (3 / 8 * 0.01) ** 2)
-    assert combine_stderr([0.01, 0.01, 0.01], config) == pytest.approx(expected)
+    assert propagate_stderr([0.01, 0.01, 0.01], config) == pytest.approx(expected)
     linear = ZNEConfig((1.0, 3.0, 5.0), factory="linear")
     # Least-squares intercept: 1/3 - 3 (s - 3) / 8 at s = 1, 3, 5.
     assert extrapolation_weights(linear) == pytest.approx([13 / 12, 1 / 3, -5 / 12])
