@@ -20,6 +20,7 @@ from prefect_quantum.scheduling.model import (
     Preemption,
     Rejection,
     Request,
+    Signature,
     Snapshot,
 )
 from prefect_quantum.scheduling.placement import (
@@ -51,6 +52,7 @@ class _Pass:
         self.rejections: list[Rejection] = []
         self.expirations: list[Expiration] = []
         self.decided: set[str] = set()  # fell back or rejected in this pass
+        self.holding: set[str] = set()  # claimed a soon-free device or preempted a victim
         self.devices: tuple[DeviceState, ...] = snapshot.devices
         self.fleet = FleetIndex(self.devices, config)
         self.eligible = self.fleet.eligibility
@@ -129,9 +131,10 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         else:
             bucket.append(request)
     barred_ids = {request.job_id for request, _ in barred}
-    overdue = [  # [B1]
-        r for r in snapshot.waiting if r.latest_start <= now and r.job_id not in barred_ids
+    timed = [  # requests with a max_wait_s or deadline [B1]
+        r for r in snapshot.waiting if r.latest_start != math.inf and r.job_id not in barred_ids
     ]
+    overdue_ids = {r.job_id for r in timed if r.latest_start <= now}
     for request, eligible in sorted(barred, key=lambda pair: pair[0].age_key):
         _bar(state, request, eligible)
 
@@ -157,7 +160,6 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     heap = [entry(key, _oldest(bucket)) for key, bucket in buckets.items()]
     heapq.heapify(heap)
     position: dict[BucketKey, int] = {}
-    overdue_ids = {r.job_id for r in overdue}
     granted: set[str] = set()
 
     while heap:
@@ -185,14 +187,29 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         if index + 1 < len(bucket):
             heapq.heappush(heap, entry(key, bucket[index + 1]))
 
-    # [B1] overdue requests that did not start in this pass and were not decided above.
-    if overdue:
-        for request in sorted(overdue, key=_AGE_KEY):
-            if request.job_id not in granted and request.job_id not in state.decided:
-                state.fall_back(
-                    request, eligible_for(request.signature),
-                    "[B1] could not start before max_wait_s / deadline", permanent=False,
+    # [B1] for every timed request still waiting: overdue, or cannot start in time even
+    # on the earliest-freeing eligible device (the queue ahead of it ignored).
+    earliest: dict[Signature, float] = {}
+    for request in sorted(timed, key=_AGE_KEY):
+        job_id = request.job_id
+        if job_id in granted or job_id in state.decided or job_id in state.holding:
+            continue
+        signature = request.signature
+        if request.latest_start <= now:
+            reason = "[B1] could not start before max_wait_s / deadline"
+        else:
+            start = earliest.get(signature)
+            if start is None:
+                free_at = state.free_at
+                start = earliest[signature] = min(
+                    (free_at.get(d.name, now) for d in eligible_for(signature).devices),
+                    default=math.inf,
                 )
+            if can_start_in_time(start, request):
+                continue
+            reason = (f"[B1] earliest estimated start {start - now:.0f}s from now misses "
+                      "max_wait_s / deadline")
+        state.fall_back(request, eligible_for(signature), reason, permanent=False)
 
     return Decisions(
         grants=tuple(state.grants),
@@ -239,7 +256,8 @@ def _preemption_possible(state: _Pass, remaining: dict[int, int]) -> bool:
 
 
 def _serve(state: _Pass, standing: Standing, request: Request, overdue: bool) -> bool:
-    """Grant, claim, preempt for, or fall back one request; True when it was granted."""
+    """Grant a device to, claim a soon-free device for, or preempt for one request;
+    True when it was granted."""
     config = state.config
     now = state.now
     eligible = state.eligible(request.signature)
@@ -257,33 +275,22 @@ def _serve(state: _Pass, standing: Standing, request: Request, overdue: bool) ->
             ))
             standing.charge(request.tenant, duration)  # [F4]
             return True
-    if overdue:
-        state.fall_back(
-            request, eligible, "[B1] no eligible QPU free by max_wait_s / deadline",
-            permanent=False,
-        )
+    if overdue:  # neither claims nor preempts: it falls back at the end of the pass [B1]
         return False
     for device in eligible.devices:  # [P2] a device frees within the grace period
         if device.name in state.soon_free and device.name not in state.claimed:
             state.claimed.add(device.name)
+            state.holding.add(request.job_id)
             return False
     victim = choose_victim(request, eligible.devices, state.victims, standing)
     if victim is not None:
         del state.victims[victim.device]
         state.claimed.add(victim.device)
+        state.holding.add(request.job_id)
         state.free_at[victim.device] = now
         state.preemptions.append(Preemption(
             victim.job_id, request.job_id, victim.device, victim.started_at,
             f"[P1] class {request.priority_class} > {victim.priority_class}, nothing frees "
             f"within {config.preemption_grace_s:g}s [P2]; victim by [P6]",
         ))
-        return False
-    earliest = min(state.free_at.get(d.name, now) for d in eligible.devices)
-    if not can_start_in_time(earliest, request):
-        state.fall_back(
-            request, eligible,
-            f"[B1] earliest estimated start {earliest - now:.0f}s from now misses "
-            "max_wait_s / deadline",
-            permanent=False,
-        )
     return False
