@@ -115,7 +115,7 @@ def drive(
         while pending and pending[0].submitted_at <= now:
             r = pending.pop(0)
             waiting[r.job_id] = r
-        for device, run in list(running.items()):
+        for run in list(running.values()):
             if run.end <= now:
                 release(run, run.end)
                 trace.completions[run.request.job_id] = run.end

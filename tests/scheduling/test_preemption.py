@@ -98,7 +98,7 @@ def test_P6_only_victims_on_devices_the_preemptor_may_use() -> None:
 
 
 def test_P7_preemption_says_by_whom_since_when_why_and_does_not_grant_yet() -> None:
-    pairs, out = preempted([req("urgent", cls=3)], [lease("low", "q1", started=123.0)])
+    _, out = preempted([req("urgent", cls=3)], [lease("low", "q1", started=123.0)])
     (p,) = out.preemptions
     assert (p.victim_job_id, p.by_job_id, p.device, p.usage_since) == (
         "low", "urgent", "q1", 123.0)
