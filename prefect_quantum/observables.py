@@ -44,20 +44,43 @@ class GroupReadout:
     masks: np.ndarray | None = None
     coeffs: np.ndarray | None = None
 
-    def per_outcome(self, keys: Sequence[str]) -> np.ndarray:
-        """The value of each bitstring in ``keys`` (spaces between registers ignored)."""
+    def per_outcome(self, keys: Sequence[str], inverse: np.ndarray | None = None) -> np.ndarray:
+        """The value of each bitstring in ``keys`` (spaces between registers ignored).
+
+        With ``inverse`` (shape ``(width, 2, 2)``: the inverse readout confusion matrix of
+        each clbit) it is instead ``g(x) = sum_y f(y) Inv[y, x]`` for the tensored inverse
+        ``Inv``, so the mean of ``g`` over the shots is the readout-mitigated value. Both
+        forms factorize over bits, so this costs O(shots x bits), never 2^bits.
+        """
         clean = [k.replace(" ", "") for k in keys]
         width = self.width
         if any(len(k) != width for k in clean):
             raise InvalidInputError("counts", f"expected {width}-bit bitstrings")
-        if self.outcomes is not None:
+        if self.outcomes is not None and inverse is None:
             return np.array([1.0 if k in self.outcomes else 0.0 for k in clean])
-        assert self.masks is not None and self.coeffs is not None
         # Bit matrix, column j = clbit j (Qiskit strings put the highest clbit first).
         raw = np.frombuffer("".join(clean).encode("ascii"), dtype=np.uint8)
-        bits = (raw.reshape(len(clean), width)[:, ::-1] - ord("0")).astype(np.int64)
-        signs = 1 - 2 * ((bits @ self.masks) & 1)
-        return np.asarray(signs @ self.coeffs, dtype=float)
+        bits = (raw.reshape(len(clean), width)[:, ::-1] - ord("0")).astype(np.intp)
+        columns = np.arange(width)
+        if self.outcomes is not None:
+            assert inverse is not None
+            total = np.zeros(len(clean))
+            for outcome in self.outcomes:
+                ideal_bits = np.array([int(c) for c in reversed(outcome)], dtype=np.intp)
+                row = inverse[columns, ideal_bits, :]  # Inv_j[y_j, b]
+                total += np.prod(row[columns, bits], axis=1)
+            return total
+        assert self.masks is not None and self.coeffs is not None
+        if inverse is None:
+            signs = 1 - 2 * ((bits @ self.masks) & 1)
+            return np.asarray(signs @ self.coeffs, dtype=float)
+        # Per bit, Z's row through the inverse: Inv_j[0, b] - Inv_j[1, b]; identity bits
+        # contribute 1 because the columns of each inverse sum to 1.
+        z_row = (inverse[:, 0, :] - inverse[:, 1, :])[columns, bits]  # (shots, width)
+        total = np.zeros(len(clean))
+        for term, coeff in enumerate(self.coeffs):
+            total += coeff * np.prod(z_row[:, self.masks[:, term].astype(bool)], axis=1)
+        return total
 
 
 @dataclass(frozen=True)
@@ -72,16 +95,29 @@ class MeasurementPlan:
     readouts: list[GroupReadout]
     offset: float = 0.0
 
-    def value(self, counts: Sequence[Mapping[str, int]]) -> tuple[float, float]:
-        """(value, shot-noise stderr) from counts index-aligned with ``circuits``."""
+    def value(
+        self,
+        counts: Sequence[Mapping[str, int]],
+        confusion: Sequence[Sequence[np.ndarray]] | None = None,
+    ) -> tuple[float, float]:
+        """(value, shot-noise stderr) from counts index-aligned with ``circuits``.
+
+        With ``confusion`` (per circuit, one ``2 x 2`` matrix ``C[measured, prepared]`` per
+        clbit, as ``mitigation.rem.confusion_matrices`` gives) the value is
+        readout-mitigated: the same number as ``value_from_probabilities`` of REM's
+        quasi-probabilities, plus its stderr, at any width.
+        """
         self._check_length(counts)
+        if confusion is not None:
+            self._check_length(confusion)
         total, variance = self.offset, 0.0
-        for readout, c in zip(self.readouts, counts, strict=True):
+        for i, (readout, c) in enumerate(zip(self.readouts, counts, strict=True)):
             weights = np.array(list(c.values()), dtype=float)
             shots = weights.sum()
             if shots <= 0:
                 raise InvalidInputError("counts", "a measurement circuit has no shots")
-            f = readout.per_outcome(list(c))
+            inverse = None if confusion is None else _inverses(confusion[i], readout.width)
+            f = readout.per_outcome(list(c), inverse)
             mean = float(weights @ f / shots)
             # Variance of the group's per-shot value (its terms are correlated), / shots.
             second = float(weights @ (f * f) / shots)
@@ -102,11 +138,20 @@ class MeasurementPlan:
             total += float(weights @ readout.per_outcome(list(p)) / norm)
         return total
 
-    def _check_length(self, results: Sequence[Mapping[str, float]]) -> None:
+    def _check_length(self, results: Sequence[object]) -> None:
         if len(results) != len(self.circuits):
             raise InvalidInputError(
                 "counts", f"expected {len(self.circuits)} results, got {len(results)}"
             )
+
+
+def _inverses(confusion: Sequence[np.ndarray], width: int) -> np.ndarray:
+    matrices = np.asarray(confusion, dtype=float)
+    if matrices.shape != (width, 2, 2):
+        raise InvalidInputError(
+            "confusion", f"expected {width} 2x2 matrices (one per clbit), got {matrices.shape}"
+        )
+    return np.asarray(np.linalg.inv(matrices))
 
 
 def plan_measurements(

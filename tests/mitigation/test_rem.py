@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from mitiq.rem.inverse_confusion_matrix import closest_positive_distribution
 from qiskit import QuantumCircuit
+from qiskit.quantum_info import Statevector
 
 from prefect_quantum.errors import InvalidInputError
 from prefect_quantum.mitigation.rem import (
@@ -17,6 +18,7 @@ from prefect_quantum.mitigation.rem import (
     confusion_matrices,
     construct_circuits,
 )
+from prefect_quantum.observables import MeasurementPlan, plan_measurements
 
 
 def _noisy_distribution(ideal: dict[str, float], confusion: list[np.ndarray]) -> dict[str, float]:
@@ -140,3 +142,71 @@ def test_closest_probabilities_matches_mitiq() -> None:
         assert ours.get(key, 0.0) == pytest.approx(value, abs=1e-4)
     assert sum(ours.values()) == pytest.approx(1.0)
     assert min(ours.values()) > 0
+
+
+def _plan_counts(
+    plan: MeasurementPlan, rng: np.random.Generator, confusion: list[np.ndarray], shots: int
+) -> list[dict[str, int]]:
+    """Counts for each plan circuit: exact probabilities, readout-corrupted, sampled."""
+    counts = []
+    for circuit in plan.circuits:
+        body = circuit.remove_final_measurements(inplace=False)
+        ideal = Statevector(body).probabilities_dict(qargs=list(range(circuit.num_clbits)))
+        noisy = _noisy_distribution(ideal, confusion[: circuit.num_clbits])
+        keys = list(noisy)
+        p = np.array([noisy[k] for k in keys])
+        sample = rng.multinomial(shots, p / p.sum())
+        counts.append({k: int(c) for k, c in zip(keys, sample, strict=True) if c})
+    return counts
+
+
+@pytest.mark.parametrize("observable", [None, "ZZIZ", "XIYZ"])
+def test_plan_value_with_confusion_equals_rem_quasi_probabilities(observable: str | None) -> None:
+    rng = np.random.default_rng(9)
+    qc = QuantumCircuit(4)
+    qc.h(0)
+    for i in range(3):
+        qc.cx(i, i + 1)
+    qc.ry(0.3, 2)
+    plan = plan_measurements(qc, observable)
+    confusion = confusion_matrices([0.02, 0.05, 0.01, 0.03], [0.06, 0.02, 0.08, 0.04])
+    counts = _plan_counts(plan, rng, confusion, shots=4000)
+    per_circuit = [confusion[: c.num_clbits] for c in plan.circuits]
+    quasi = [combine_results(c, m) for c, m in zip(counts, per_circuit, strict=True)]
+    value, stderr = plan.value(counts, per_circuit)
+    assert value == pytest.approx(plan.value_from_probabilities(quasi), abs=1e-10)
+    assert stderr > plan.value(counts)[1]  # inverting the readout amplifies shot noise
+
+
+def test_mitigated_stderr_matches_the_spread_of_repeated_runs() -> None:
+    rng = np.random.default_rng(4)
+    qc = QuantumCircuit(3)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.cx(1, 2)
+    plan = plan_measurements(qc)
+    confusion = confusion_matrices([0.03, 0.05, 0.02], [0.08, 0.04, 0.06])
+    runs = [
+        plan.value(c, [confusion])
+        for c in (_plan_counts(plan, rng, confusion, 2000) for _ in range(300))
+    ]
+    values = np.array([v for v, _ in runs])
+    assert np.mean(values) == pytest.approx(1.0, abs=0.005)  # unbiased
+    assert np.mean([s for _, s in runs]) == pytest.approx(np.std(values), rel=0.15)
+
+
+def test_readout_mitigated_value_needs_no_dense_vector_at_thirty_bits() -> None:
+    n = 30
+    plan = plan_measurements(QuantumCircuit(n), "Z" * n)
+    counts = {"0" * n: 7000, "0" * (n - 1) + "1": 3000}
+    raw = plan.value([counts])[0]
+    assert raw == pytest.approx(0.4)
+    # Symmetric readout error only shrinks <Z> by (1 - 2p) per bit.
+    symmetric = confusion_matrices([0.02] * n, [0.02] * n)
+    assert plan.value([counts], [symmetric])[0] == pytest.approx(raw / 0.96**n)
+    # Asymmetric error also shifts it: per bit, z -> (z + p10 - p01) / (1 - p10 - p01).
+    p10, p01 = 0.01, 0.03
+    value, stderr = plan.value([counts], [confusion_matrices([p10] * n, [p01] * n)])
+    zero, one = (1 + p10 - p01) / (1 - p10 - p01), (-1 + p10 - p01) / (1 - p10 - p01)
+    assert value == pytest.approx(0.7 * zero**n + 0.3 * zero ** (n - 1) * one)
+    assert stderr > 0
