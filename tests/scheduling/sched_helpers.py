@@ -73,7 +73,7 @@ class Trace:
 
     starts: dict[str, float] = field(default_factory=dict)  # first start per job
     completions: dict[str, float] = field(default_factory=dict)
-    held: dict[str, float] = field(default_factory=dict)  # QPU-seconds per tenant
+    held: dict[str, float] = field(default_factory=dict)  # QPU-s per tenant, measured window
     preemptions: list[tuple[float, str, str]] = field(default_factory=list)  # (t, victim, by)
     fallbacks: dict[str, str] = field(default_factory=dict)
     rejections: dict[str, str] = field(default_factory=dict)
@@ -106,9 +106,9 @@ def drive(
         ledger[tenant] = TenantUsage(tenant, decayed_usage(
             prev.decayed_qpu_seconds if prev else 0.0, prev.as_of if prev else at, at, held,
             config.half_life_s), at)
-        lo = max(run.lease.started_at, measure_from)
-        if at > lo:
-            trace.held[tenant] = trace.held.get(tenant, 0.0) + (at - lo)
+        lo, hi = max(run.lease.started_at, measure_from), min(at, horizon)
+        if hi > lo:
+            trace.held[tenant] = trace.held.get(tenant, 0.0) + (hi - lo)
         del running[run.lease.device]
 
     while now <= horizon and (pending or waiting or running):
@@ -158,4 +158,8 @@ def drive(
         if pending:
             upcoming.append(pending[0].submitted_at)
         now = min(upcoming)
+    for run in running.values():  # count time in flight up to the horizon too
+        lo, hi = max(run.lease.started_at, measure_from), min(run.end, horizon)
+        if hi > lo:
+            trace.held[run.request.tenant] = trace.held.get(run.request.tenant, 0.0) + hi - lo
     return trace
