@@ -12,13 +12,17 @@ Example::
 
 Two ways to apply the inverse, chosen by the number ``n`` of measured bits:
 
-- ``n <= max_dense_bits`` (12): Mitiq's ``generate_tensored_inverse_confusion_matrix``
+- ``n <= max_dense_bits`` (8): Mitiq's ``generate_tensored_inverse_confusion_matrix``
   builds the full ``2^n x 2^n`` inverse, and only its columns for observed bitstrings are
-  used.
+  used. Measured: 0.5 s and 134 MB at 12 bits, which is why the default cut is 8.
 - larger ``n`` (up to 24): the ``2 x 2`` inverses are applied one bit axis at a time to the
-  ``2^n`` probability vector (``O(n 2^n)`` time, ``2^n`` floats: 8 MB at 20 bits instead of
-  the 2^40 entries of the full matrix). This is exact, unlike restricting to observed
-  bitstrings and their Hamming neighbours, whose truncation error grows with ``n``.
+  ``2^n`` probability vector (``O(n 2^n)`` time, ``2^n`` floats: 8 MB and ~60 ms at 20 bits
+  instead of the 2^40 entries of the full matrix). This is exact, unlike restricting to
+  observed bitstrings and their Hamming neighbours, whose truncation error grows with
+  ``n``; only the output drops entries below 1e-4 of one shot's weight.
+
+For a value rather than a distribution, ``MeasurementPlan.value(counts, confusion)`` gives
+the same readout-mitigated number with its stderr, at any width, without ``2^n`` vectors.
 
 Mitiq's own ``mitigate_measurements`` is not used: it resamples the mitigated distribution
 into bitstrings with numpy's global, unseeded RNG (adding shot noise back) and projects
