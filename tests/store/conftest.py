@@ -15,10 +15,10 @@ from functools import cache
 
 import pytest
 import sqlalchemy as sa
+from store_helpers import FakeClock
 
 from prefect_quantum.scheduling import PolicyConfig
 from prefect_quantum.store import SchedulerStore
-from store_helpers import FakeClock
 
 PG_URL = os.environ.get(
     "PREFECT_QUANTUM_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test"
