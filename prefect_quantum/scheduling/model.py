@@ -63,6 +63,13 @@ class Request:
         setattr_(self, "latest_start", latest)
         if not self.job_id:
             raise InvalidInputError("job_id", "must be a non-empty string")
+        if isinstance(self.priority_class, bool) or not isinstance(self.priority_class, int):
+            raise InvalidInputError(
+                "priority_class", f"must be an int (see PolicyConfig.class_of), "
+                f"got {self.priority_class!r}"
+            )
+        if not math.isfinite(self.submitted_at):
+            raise InvalidInputError("submitted_at", f"must be finite, got {self.submitted_at!r}")
         if not self.work_s >= 0 or math.isinf(self.work_s):
             raise InvalidInputError("work_s", f"must be finite and >= 0, got {self.work_s!r}")
         if self.num_qubits < 1:
