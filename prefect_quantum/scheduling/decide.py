@@ -151,7 +151,7 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         # [F3], [F5]: key_r = (-e_r, -(F_t + alpha W_r), submitted_at, job_id).
         wait = max(0.0, now - head.submitted_at)
         cls = head.priority_class
-        effective = min(max(top, cls), cls + math.floor(wait * alpha))
+        effective = min(max(top, cls), cls + math.floor(wait * alpha))  # effective_class
         tenant = key[1]
         return (-effective, -(factor[tenant] + alpha * wait), head.submitted_at,
                 head.job_id, key, version[tenant])
@@ -251,7 +251,7 @@ def _preemption_possible(state: _Pass, remaining: dict[int, int]) -> bool:
     """Could any request still in the heap preempt any remaining victim? ([P1])"""
     if not state.victims:
         return False
-    lowest = min(lease.priority_class for lease in state.victims.values())
+    lowest = min(cls for _, cls in state.victims.values())
     return any(count > 0 and cls > lowest for cls, count in remaining.items())
 
 
@@ -290,7 +290,7 @@ def _serve(state: _Pass, standing: Standing, request: Request, overdue: bool) ->
         state.free_at[victim.device] = now
         state.preemptions.append(Preemption(
             victim.job_id, request.job_id, victim.device, victim.started_at,
-            f"[P1] class {request.priority_class} > {victim.priority_class}, nothing frees "
+            f"[P1] class {request.priority_class} > running class, nothing frees "
             f"within {config.preemption_grace_s:g}s [P2]; victim by [P6]",
         ))
     return False

@@ -107,6 +107,7 @@ class Lease:
     work_remaining_s: float = 0.0
     is_session: bool = False
     idle_since: float | None = None
+    submitted_at: float | None = None  # the job's original submission, for aging [P1]
 
     @property
     def work_lost_s(self) -> float:

@@ -135,7 +135,8 @@ def drive(
             running[g.device] = Running(r, Lease(
                 r.job_id, g.device, r.tenant, r.priority_class, now, math.inf,
                 preemptible=r.preemptible, compliance_domain=r.compliance_domain,
-                preemption_count=r.preemption_count), now + g.est_duration_s)
+                preemption_count=r.preemption_count, submitted_at=r.submitted_at),
+                now + g.est_duration_s)
         for f in out.fallbacks:
             waiting.pop(f.job_id)
             trace.fallbacks[f.job_id] = f.reason

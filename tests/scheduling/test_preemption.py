@@ -20,6 +20,17 @@ def test_P1_strictly_higher_class_preempts() -> None:
     assert pairs == [("low", "urgent")]
 
 
+def test_P1_a_running_job_keeps_its_aged_class() -> None:
+    # Submitted 2 H ago at class 0: it runs at effective class 2, so only class 3 outranks
+    # it; a class-2 preemptor would lose the device back to it on the release pass.
+    cfg = PolicyConfig(min_run_s=0.0, aging_rate=1 / 100.0)
+    aged = lease("aged", "q1", cls=0, started=NOW - 10.0, submitted_at=NOW - 200.0)
+    pairs, _ = preempted([req("high", cls=2, at=NOW)], [aged], config=cfg)
+    assert pairs == []
+    pairs, _ = preempted([req("urgent", cls=3, at=NOW)], [aged], config=cfg)
+    assert pairs == [("aged", "urgent")]
+
+
 def test_P1_equal_class_never_preempts() -> None:
     pairs, _ = preempted([req("same", cls=1, at=0.0)], [lease("run", "q1", cls=1)])
     assert pairs == []

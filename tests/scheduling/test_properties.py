@@ -21,6 +21,7 @@ from prefect_quantum.scheduling import (
     decide,
     jain_index,
 )
+from prefect_quantum.scheduling.preemption import lease_class
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LOOP = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -63,7 +64,8 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
                 preemption_count=draw(st.integers(0, 3)),
                 work_done_s=draw(st.floats(0, 100)), work_remaining_s=draw(
                     st.sampled_from([5.0, 500.0])),
-                is_session=draw(st.booleans())))
+                is_session=draw(st.booleans()),
+                submitted_at=draw(st.none() | st.sampled_from([-20_000.0, -4000.0, 0.0]))))
     waiting: list[Request] = []
     for k in range(draw(st.integers(0, 12))):
         waiting.append(Request(
@@ -108,7 +110,7 @@ def check_invariants(snapshot: Snapshot, out: Decisions, config: PolicyConfig) -
     for p in out.preemptions:  # [P1], [P3..P5]
         victim, by = live[p.device], requests[p.by_job_id]
         assert victim.job_id == p.victim_job_id
-        assert victim.priority_class < by.priority_class
+        assert lease_class(victim, now, config) < by.priority_class
         assert victim.preemptible and victim.compliance_domain is None
         assert not victim.preemption_requested
         assert now - victim.started_at >= config.min_run_s
@@ -170,6 +172,15 @@ def test_F5_every_job_eventually_starts_and_completes(jobs, n_devices) -> None:
     by_job = {r.job_id: r for r in arrivals}
     for _, victim, by in trace.preemptions:  # [P1] strictly lower class only
         assert by_job[victim].priority_class < by_job[by].priority_class
+    # [F5] the documented bound on the wait before the first start.
+    horizon_h, cap, top = 1 / config.aging_rate, config.max_preemptions_per_job, config.top_class
+    longest = max(r.work_s for r in arrivals)  # speed == reference: duration == work
+    for r in arrivals:
+        eligible = 1 if r.compliance_domain else n_devices
+        q = sum(1 for o in arrivals if o.submitted_at < r.submitted_at + horizon_h)
+        bound = (top - r.priority_class) * horizon_h + longest * (
+            1 + math.ceil(q * (1 + cap) / eligible))
+        assert trace.starts[r.job_id] - r.submitted_at <= bound
 
 
 @LONG
@@ -223,3 +234,17 @@ def test_P1_a_top_class_lease_is_never_preempted() -> None:
     top = lease("top", "q1", cls=3, started=0.0)
     out = decide(Snapshot(1000.0, (req("u", cls=3, at=999.0),), (top,), (dev("q1"),)), CFG)
     assert out.preemptions == ()
+
+
+def test_F5_a_low_class_job_starts_under_a_saturating_urgent_stream() -> None:
+    # One device, urgent work arriving faster than it can be served: without aging the
+    # low-class job would wait forever. With H = 600 s it reaches the top class after 3 H
+    # and, being older than every urgent request there, starts at the next release.
+    config = PolicyConfig(aging_rate=1 / 600.0, min_run_s=120.0, preemption_grace_s=10.0)
+    stream = [req(f"u{k:03d}", "ops", 3, at=50.0 * k, work=60.0) for k in range(120)]
+    low = req("low", "research", 0, at=1.0, work=300.0, shots_total=1000)
+    trace = drive([low, *stream], [dev("q1")], config, horizon=6000.0)
+    assert 1.0 + 3 * 600.0 <= trace.starts["low"] <= 1.0 + 3 * 600.0 + 60.0
+    # Running at effective class 3, it cannot be preempted by the stream ([P1]).
+    assert trace.completions["low"] == trace.starts["low"] + 300.0
+    assert not any(victim == "low" for _, victim, _ in trace.preemptions)
