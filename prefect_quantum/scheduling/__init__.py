@@ -32,6 +32,7 @@ from prefect_quantum.scheduling.model import (
     TenantUsage,
 )
 from prefect_quantum.scheduling.placement import duration_on, placement_cost
+from prefect_quantum.scheduling.preemption import effective_class, lease_class
 from prefect_quantum.scheduling.retry import (
     base_delay,
     retries_exhausted,
@@ -59,11 +60,13 @@ __all__ = [
     "decayed_usage",
     "decide",
     "duration_on",
+    "effective_class",
     "expiry_reason",
     "fair_share_deficit",
     "fair_share_factor",
     "is_lease_expired",
     "jain_index",
+    "lease_class",
     "placement_cost",
     "retries_exhausted",
     "retry_delay",
