@@ -23,7 +23,7 @@ from prefect_quantum.scheduling import (
 )
 from prefect_quantum.scheduling.preemption import lease_class
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LOOP = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LONG = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DOMAINS = st.sampled_from([None, "fedramp", "gdpr"])
@@ -119,6 +119,21 @@ def check_invariants(snapshot: Snapshot, out: Decisions, config: PolicyConfig) -
         assert by.compliance_domain is None or by.compliance_domain in d.compliance_domains
         assert d.num_qubits >= by.num_qubits
     assert not set(granted_devices) & {p.device for p in out.preemptions}
+    free_at_start = {
+        name for name, d in devices.items()
+        if not d.is_simulator and d.online and d.calibration_ok and name not in live
+        and d.calibration_age_s <= config.calibration_max_age_s
+    }
+    for p in out.preemptions:  # [P2] nobody preempts while a device it may use is free
+        by = requests[p.by_job_id]
+        usable = {
+            name for name in free_at_start
+            if devices[name].num_qubits >= by.num_qubits
+            and (by.allowed_devices is None or name in by.allowed_devices)
+            and (by.compliance_domain is None
+                 or by.compliance_domain in devices[name].compliance_domains)
+        }
+        assert usable <= set(granted_devices)
     for f in out.fallbacks:  # [C1] on simulators, [B5]
         r = requests[f.job_id]
         assert f.simulator_kind is (r.fallback or config.fallback_default)
