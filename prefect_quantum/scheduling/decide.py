@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import defaultdict
 from operator import attrgetter
 
 from prefect_quantum.scheduling.config import PolicyConfig
@@ -117,26 +118,24 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     max_retries = config.retries
 
     # One linear scan: static outcomes [B2..B4, B7] and buckets [F3].
-    buckets: dict[BucketKey, list[Request]] = {}
-    barred: list[tuple[Request, Eligibility]] = []
-    cached = state.fleet.cached
+    buckets: defaultdict[BucketKey, list[Request]] = defaultdict(list)
+    barred: list[Request] = []
+    servable: set[Signature] = set()  # signatures with an eligible QPU this pass
     for request in snapshot.waiting:
-        eligible = cached.get(request.signature) or eligible_for(request.signature)
-        if eligible.availability is not ok or request.retries_used > max_retries:
-            barred.append((request, eligible))
-            continue
-        bucket = buckets.get(request.bucket_key)
-        if bucket is None:
-            buckets[request.bucket_key] = [request]
+        signature = request.signature
+        if signature not in servable and eligible_for(signature).availability is ok:
+            servable.add(signature)
+        if signature in servable and request.retries_used <= max_retries:
+            buckets[request.bucket_key].append(request)
         else:
-            bucket.append(request)
-    barred_ids = {request.job_id for request, _ in barred}
+            barred.append(request)
+    barred_ids = {request.job_id for request in barred}
     timed = [  # requests with a max_wait_s or deadline [B1]
         r for r in snapshot.waiting if r.latest_start != math.inf and r.job_id not in barred_ids
     ]
     overdue_ids = {r.job_id for r in timed if r.latest_start <= now}
-    for request, eligible in sorted(barred, key=lambda pair: pair[0].age_key):
-        _bar(state, request, eligible)
+    for request in sorted(barred, key=_AGE_KEY):
+        _bar(state, request, eligible_for(request.signature))
 
     standing = Standing(
         {tenant for _, tenant in buckets}, snapshot.usage, state.live, now, config

@@ -70,7 +70,7 @@ class FleetIndex:
     constraint signature with a per-pass cache."""
 
     __slots__ = (
-        "_config", "_position", "_ranked", "_simulators", "_usable", "cached",
+        "_cache", "_config", "_position", "_ranked", "_simulators", "_usable",
         "simulators_listed",
     )
 
@@ -84,11 +84,11 @@ class FleetIndex:
         self._usable = [d.online and calibration_fresh(d, config) for d in self._ranked]
         self._simulators = sorted((d for d in listed if d.is_simulator), key=lambda d: d.name)
         self.simulators_listed = bool(self._simulators)
-        self.cached: dict[Signature, Eligibility] = {}  # read directly by hot loops
+        self._cache: dict[Signature, Eligibility] = {}
 
     def eligibility(self, signature: Signature) -> Eligibility:
         """Eligible QPUs (best first) and simulators of a signature, and why none."""
-        found = self.cached.get(signature)
+        found = self._cache.get(signature)
         if found is not None:
             return found
         num_qubits, allowed, domain = signature
@@ -111,7 +111,7 @@ class FleetIndex:
             if allowed is not None
             else tuple(d for d in self._simulators if d.online and fits(d, open_signature))
         )
-        found = self.cached[signature] = Eligibility(availability, eligible, simulators)
+        found = self._cache[signature] = Eligibility(availability, eligible, simulators)
         return found
 
     def _why_none(self, signature: Signature) -> Availability:
