@@ -96,10 +96,12 @@ def measure(snapshot: Snapshot, config: PolicyConfig, repeat: int) -> dict[str, 
     times: list[float] = []
     counts: dict[str, int] = {}
     decisions = 0
+    cpu: list[float] = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         out = decide(snapshot, config)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         counts = {"grants": len(out.grants), "preemptions": len(out.preemptions),
                   "fallbacks": len(out.fallbacks)}
         decisions = sum(counts.values())
@@ -108,6 +110,7 @@ def measure(snapshot: Snapshot, config: PolicyConfig, repeat: int) -> dict[str, 
         **counts,
         "decisions_per_pass": decisions,
         "ms_per_pass": round(statistics.median(times) * 1000, 3),
+        "cpu_ms_per_pass": round(statistics.median(cpu) * 1000, 3),
         "passes_per_s": round(repeat / total, 1),
         "decisions_per_s": round(decisions * repeat / total, 1),
     }
@@ -143,6 +146,8 @@ def main() -> None:
             "decisions_per_s": "decisions made / wall seconds spent inside decide",
             "passes_per_s": "decide calls / wall seconds spent inside decide",
             "ms_per_pass": "median wall milliseconds of one decide call",
+            "cpu_ms_per_pass": "median CPU milliseconds of one call (less sensitive to a "
+                               "busy machine)",
         },
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
