@@ -70,14 +70,18 @@ class QubitCalibration:
 
 @dataclass(frozen=True)
 class Calibration:
-    """One calibration snapshot of one device."""
+    """One calibration snapshot of one device.
+
+    ``couplers`` maps a directed pair (a, b) to (error, duration in ns); broken couplers are
+    kept with error 1.0. Hashable (the coupler map is left out of the hash, not of equality).
+    """
 
     device: str
     snapshot_id: str
     timestamp: datetime
     two_qubit_gate: str
     qubits: tuple[QubitCalibration, ...]
-    couplers: Mapping[tuple[int, int], tuple[float, float]] = field(compare=False)
+    couplers: Mapping[tuple[int, int], tuple[float, float]] = field(hash=False)
     clops: int
     quantum_volume: int
     single_qubit_gate_ns: float = 60.0  # not in the CSVs; see DeviceSpec

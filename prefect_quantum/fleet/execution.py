@@ -30,7 +30,11 @@ def merge_counts(total: dict[str, int], more: Mapping[str, int]) -> None:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a running execution stands; passed to ``should_stop`` between chunks."""
+    """Where a running execution stands; passed to ``should_stop`` between chunks.
+
+    ``chunk`` counts the chunks completed by this call; ``shots_done`` and ``qpu_seconds``
+    include a resumed checkpoint's.
+    """
 
     shots_done: int
     shots_total: int
@@ -86,9 +90,10 @@ class Checkpoint:
 class Execution:
     """The outcome of ``SimulatedQPU.execute``.
 
-    ``shots`` is the number of shots per circuit done so far (including a resumed
-    checkpoint's); ``qpu_seconds`` is cumulative likewise; ``chunks`` counts the chunks run
-    by this call only.
+    ``counts`` are keyed like Qiskit's ``Result.get_counts`` (bit strings, classical
+    registers separated by spaces). ``shots`` is the number of shots per circuit done so far
+    (including a resumed checkpoint's); ``qpu_seconds`` is cumulative likewise; ``chunks``
+    counts the chunks run by this call only.
     """
 
     counts: list[dict[str, int]]
