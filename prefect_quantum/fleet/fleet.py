@@ -53,13 +53,16 @@ class Fleet:
     ) -> Fleet:
         """Build the fleet ``config`` describes (the default fleet when ``None``)."""
         config = config or FleetConfig()
+        names = dict.fromkeys(canonical_name(n) for n in config.devices)
+        try:
+            calibrations = [load_calibration(name, config.month) for name in names]
+        except InvalidInputError as exc:
+            if exc.field != "snapshot":
+                raise
+            raise InvalidInputError("month", str(exc)) from exc
         return cls(
-            SimulatedQPU(
-                load_calibration(name, config.month),
-                time_scale=config.time_scale,
-                calibrated_at=calibrated_at,
-            )
-            for name in dict.fromkeys(canonical_name(n) for n in config.devices)
+            SimulatedQPU(cal, time_scale=config.time_scale, calibrated_at=calibrated_at)
+            for cal in calibrations
         )
 
     @classmethod

@@ -53,6 +53,9 @@ def test_config_picks_devices_month_and_time_scale() -> None:
     )
     with pytest.raises(UnknownDeviceError):
         Fleet.from_config(FleetConfig(devices=("ibm_nowhere",)))
+    with pytest.raises(InvalidInputError) as bad_month:
+        Fleet.from_config(FleetConfig(month="12_2024"))
+    assert bad_month.value.field == "month"
 
 
 def _run(seed: int, steps: int = 12) -> tuple[list[list[FaultEvent]], list[str]]:
