@@ -26,7 +26,6 @@ from prefect_quantum.scheduling.model import (
 )
 from prefect_quantum.scheduling.placement import (
     Availability,
-    Eligibility,
     FleetIndex,
     calibration_fresh,
     duration_on,
@@ -86,12 +85,11 @@ class _Pass:
         self.claimed: set[str] = set()
         self.victims = victim_pool(live, now, config, self.soon_free)
 
-    def fall_back(
-        self, request: Request, eligible: Eligibility, reason: str, *, permanent: bool
-    ) -> bool:
+    def fall_back(self, request: Request, reason: str, *, permanent: bool) -> bool:
         """Record a fallback or rejection; False when the request keeps waiting."""
         outcome = fall_back(
-            request, eligible, reason, self.config,
+            request, self.fleet.simulators(request.num_qubits, request.compliance_domain),
+            reason, self.config,
             simulators_listed=self.fleet.simulators_listed, permanent=permanent,
         )
         if outcome is not None:
@@ -135,7 +133,7 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     ]
     overdue_ids = {r.job_id for r in timed if r.latest_start <= now}
     for request in sorted(barred, key=_AGE_KEY):
-        _bar(state, request, eligible_for(request.signature))
+        _bar(state, request, eligible_for(request.signature).availability)
 
     standing = Standing(
         {tenant for _, tenant in buckets}, snapshot.usage, state.live, now, config
@@ -208,7 +206,7 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
                 continue
             reason = (f"[B1] earliest estimated start {start - now:.0f}s from now misses "
                       "max_wait_s / deadline")
-        state.fall_back(request, eligible_for(signature), reason, permanent=False)
+        state.fall_back(request, reason, permanent=False)
 
     return Decisions(
         grants=tuple(state.grants),
@@ -227,12 +225,11 @@ def _oldest(bucket: list[Request]) -> Request:
     return first if len(ties) == 1 else min(ties, key=_AGE_KEY)
 
 
-def _bar(state: _Pass, request: Request, eligible: Eligibility) -> None:
+def _bar(state: _Pass, request: Request, availability: Availability) -> None:
     """Fall back or reject a request no QPU may take now ([B2..B4], [B7], [C2])."""
-    availability = eligible.availability
     if request.retries_used > state.config.retries:
         state.fall_back(
-            request, eligible,
+            request,
             f"[B4] retries exhausted ({request.retries_used} > {state.config.retries})",
             permanent=True,
         )
@@ -241,7 +238,7 @@ def _bar(state: _Pass, request: Request, eligible: Eligibility) -> None:
         availability, "[B3]"
     )
     state.fall_back(
-        request, eligible, f"{label} {availability.value}",
+        request, f"{label} {availability.value}",
         permanent=availability is Availability.NO_QPU,
     )
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import math
 
 from prefect_quantum.scheduling.config import PolicyConfig
-from prefect_quantum.scheduling.model import Fallback, FallbackMode, Rejection, Request
-from prefect_quantum.scheduling.placement import Eligibility
+from prefect_quantum.scheduling.model import (
+    DeviceState,
+    Fallback,
+    FallbackMode,
+    Rejection,
+    Request,
+)
 
 
 def fallback_mode(request: Request, config: PolicyConfig) -> FallbackMode:
@@ -16,7 +21,7 @@ def fallback_mode(request: Request, config: PolicyConfig) -> FallbackMode:
 
 def fall_back(
     request: Request,
-    eligible: Eligibility,
+    simulators: tuple[DeviceState, ...],
     reason: str,
     config: PolicyConfig,
     *,
@@ -30,8 +35,8 @@ def fall_back(
         if permanent:
             return Rejection(request.job_id, f"{reason}; fallback mode is 'none'")
         return None
-    if eligible.simulators:
-        return Fallback(request.job_id, mode, eligible.simulators[0].name, reason)
+    if simulators:
+        return Fallback(request.job_id, mode, simulators[0].name, reason)
     if request.compliance_domain is None and not simulators_listed:
         return Fallback(request.job_id, mode, None, reason)
     what = (

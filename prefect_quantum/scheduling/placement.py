@@ -62,7 +62,6 @@ class Eligibility(NamedTuple):
 
     availability: Availability
     devices: tuple[DeviceState, ...]  # eligible QPUs, best placement first [A2]
-    simulators: tuple[DeviceState, ...]  # authorized online fallback simulators, by name
 
 
 class FleetIndex:
@@ -70,7 +69,8 @@ class FleetIndex:
     constraint signature with a per-pass cache."""
 
     __slots__ = (
-        "_cache", "_config", "_position", "_ranked", "_simulators", "_usable",
+        "_cache", "_config", "_position", "_ranked", "_simulator_cache", "_simulators",
+        "_usable",
         "simulators_listed",
     )
 
@@ -85,9 +85,10 @@ class FleetIndex:
         self._simulators = sorted((d for d in listed if d.is_simulator), key=lambda d: d.name)
         self.simulators_listed = bool(self._simulators)
         self._cache: dict[Signature, Eligibility] = {}
+        self._simulator_cache: dict[tuple[int, str | None], tuple[DeviceState, ...]] = {}
 
     def eligibility(self, signature: Signature) -> Eligibility:
-        """Eligible QPUs (best first) and simulators of a signature, and why none."""
+        """Eligible QPUs of a signature (best first), and why there are none."""
         found = self._cache.get(signature)
         if found is not None:
             return found
@@ -104,14 +105,18 @@ class FleetIndex:
             and (domain is None or domain in ranked[i].compliance_domains)
         )
         availability = Availability.OK if eligible else self._why_none(signature)
-        # allowed_devices names QPUs; a simulator needs qubits and [C1] only.
-        open_signature = (num_qubits, None, domain)
-        simulators = (
-            self.eligibility(open_signature).simulators
-            if allowed is not None
-            else tuple(d for d in self._simulators if d.online and fits(d, open_signature))
-        )
-        found = self._cache[signature] = Eligibility(availability, eligible, simulators)
+        found = self._cache[signature] = Eligibility(availability, eligible)
+        return found
+
+    def simulators(self, num_qubits: int, domain: str | None) -> tuple[DeviceState, ...]:
+        """Online fallback simulators with enough qubits authorized per [C1], by name.
+        `allowed_devices` names QPUs, so it does not apply here ([B5])."""
+        key = (num_qubits, domain)
+        found = self._simulator_cache.get(key)
+        if found is None:
+            found = self._simulator_cache[key] = tuple(
+                d for d in self._simulators if d.online and fits(d, (num_qubits, None, domain))
+            )
         return found
 
     def _why_none(self, signature: Signature) -> Availability:
