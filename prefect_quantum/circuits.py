@@ -34,6 +34,8 @@ class NamedCircuit:
 
     name: str
     circuit: QuantumCircuit
+    ideal_outcomes: frozenset[str] | None = None
+    """The ideal outcomes when known without simulating (built-ins)."""
 
 
 def ghz(num_qubits: int) -> QuantumCircuit:
@@ -117,7 +119,10 @@ def _parse_builtin(spec: str, field: str) -> NamedCircuit:
         )
     if len(numbers) > 1 and not 1 <= numbers[1] <= 50:
         raise InvalidInputError(field, f"{spec!r}: layers must be between 1 and 50")
-    return NamedCircuit(spec, factory(*numbers))
+    circuit = factory(*numbers)
+    width = circuit.num_qubits
+    outcomes = {"0" * width} | ({"1" * width} if name in ("ghz", "bell") else set())
+    return NamedCircuit(spec, circuit, frozenset(outcomes))
 
 
 def resolve_circuit(spec: str | QuantumCircuit, *, field: str = "circuits[0]") -> NamedCircuit:

@@ -24,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -124,7 +124,8 @@ def run(
         from prefect_quantum import pipeline
         from prefect_quantum.flows import default_fleet, hybrid_job
 
-        pipeline.candidate_devices(pipeline.prepare(request), default_fleet())
+        pipeline.prepare(request)
+        pipeline.candidate_devices(request, default_fleet())
         with quick_flows(), _progress_bar(not as_json and err.is_terminal):
             return hybrid_job(circuits, shots, **kwargs)
 

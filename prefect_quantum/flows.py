@@ -71,13 +71,12 @@ def hybrid_job(
         circuits, shots, observables=observables, mitigation=mitigation, tenant=tenant,
         priority=priority, options=options,
     )
-    run = JobRun(
-        job=pipeline.prepare(request),
-        fleet=fleet or default_fleet(),
-        reserver=reserver or _default_reserver,
-    )
+    fleet = fleet or default_fleet()
     # Fail on a too-wide circuit or an unknown device before any task runs.
-    pipeline.candidate_devices(run.job, run.fleet)
+    pipeline.candidate_devices(request, fleet)
+    run = JobRun(
+        job=pipeline.prepare(request), fleet=fleet, reserver=reserver or _default_reserver
+    )
     compile_task(run)
     check_calibration_task(run)
     reserve_task(run)

@@ -159,12 +159,14 @@ def plan_measurements(
     observable: str | SparsePauliOp | None = None,
     *,
     ideal_support_threshold: float = 1e-6,
+    outcomes: frozenset[str] | None = None,
 ) -> MeasurementPlan:
     """The measurement circuits for ``circuit``'s value; its own final measurements are
-    replaced."""
+    replaced. ``outcomes``, when known (built-in circuits), spares the statevector."""
     body = _unitary_part(circuit)
     if observable is None:
-        outcomes = ideal_outcomes(body, threshold=ideal_support_threshold)
+        if outcomes is None:
+            outcomes = ideal_outcomes(body, threshold=ideal_support_threshold)
         measured = body.copy()
         measured.measure_all(add_bits=True)
         return MeasurementPlan([measured], [GroupReadout(body.num_qubits, outcomes=outcomes)])

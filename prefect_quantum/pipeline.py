@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 from qiskit import QuantumCircuit
 
 from prefect_quantum.errors import CircuitTooWideError, InvalidInputError, NoEligibleDeviceError
@@ -86,7 +87,9 @@ def prepare(request: JobRequest) -> PreparedJob:
     for i, named in enumerate(request.circuits):
         observable = request.observables[i] if request.observables else None
         try:
-            plans.append(plan_measurements(named.circuit, observable))
+            plans.append(
+                plan_measurements(named.circuit, observable, outcomes=named.ideal_outcomes)
+            )
         except InvalidInputError as exc:
             raise InvalidInputError(f"observables[{i}]", str(exc)) from None
     circuits = [c for p in plans for c in p.circuits]
@@ -97,16 +100,16 @@ def prepare(request: JobRequest) -> PreparedJob:
     return PreparedJob(request, plans, circuits, offsets, width)
 
 
-def candidate_devices(job: PreparedJob, fleet: Fleet) -> list[SimulatedQPU]:
+def candidate_devices(request: JobRequest, fleet: Fleet) -> list[SimulatedQPU]:
     """Devices the job may use at all: allowed by the request and wide enough."""
-    names = job.request.options.devices
+    names = request.options.devices
     devices = [fleet.get(n) for n in names] if names else list(fleet.devices.values())
-    wide = [d for d in devices if d.num_qubits >= job.width]
+    width = max(c.circuit.num_qubits for c in request.circuits)
+    wide = [d for d in devices if d.num_qubits >= width]
     if not wide:
         widest = max(d.num_qubits for d in devices)
         raise CircuitTooWideError(
-            "circuits",
-            f"a circuit needs {job.width} qubits but the widest eligible device has {widest}",
+            "circuits", f"a circuit needs {width} qubits but the widest device allowed has {widest}"
         )
     return wide
 
@@ -226,28 +229,22 @@ def mitigate(
             [counts[j * factors + k] for j in range(sl.start, sl.stop)] for k in range(factors)
         ]
         raw, raw_err = plan.value(per_scale[0])
-        scaled: list[float] = []
-        for scale_counts in per_scale:
-            if use_rem:
-                probs = [
-                    rem.combine_results(c, _confusion(device, transpiled[j]))
-                    for c, j in zip(scale_counts, range(sl.start, sl.stop), strict=True)
-                ]
-                scaled.append(plan.value_from_probabilities(probs))
-            else:
-                scaled.append(plan.value(scale_counts)[0])
+        confusion = (
+            [_confusion(device, transpiled[j]) for j in range(sl.start, sl.stop)]
+            if use_rem else None
+        )
+        scaled = [plan.value(c, confusion) for c in per_scale]
         if "zne" in technique:
             config = zne_config(job.request)
-            mitigated = zne.combine_results(scaled, config)
-            stderr = zne.propagate_stderr([raw_err] * factors, config)
+            mitigated = zne.combine_results([v for v, _ in scaled], config)
+            stderr = zne.propagate_stderr([e for _, e in scaled], config)
         else:
-            mitigated = scaled[0]
-            stderr = raw_err
+            mitigated, stderr = scaled[0]
         values.append(CircuitValue(raw, raw_err, mitigated, stderr))
     return values
 
 
-def _confusion(device: SimulatedQPU, transpiled: QuantumCircuit) -> list:  # type: ignore[type-arg]
+def _confusion(device: SimulatedQPU, transpiled: QuantumCircuit) -> list[np.ndarray]:
     qubits = [device.calibration.qubits[p] for p in measured_qubits(transpiled)]
     return rem.confusion_matrices(
         [q.prob_meas1_prep0 for q in qubits], [q.prob_meas0_prep1 for q in qubits]

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 BackendKind = Literal["qpu", "simulator-fallback"]
 
@@ -46,6 +46,7 @@ class Lease:
     fallback_reason: str | None = None
 
 
+@runtime_checkable
 class Reserver(Protocol):
     """Grants leases on devices; implemented in-process here and durably by the scheduler."""
 

@@ -92,7 +92,7 @@ class ExecuteOutcome:
 @task(name="compile", cache_policy=NO_CACHE)
 def compile_task(run: JobRun) -> dict[str, list[QuantumCircuit]]:
     """Transpile every measurement circuit for every candidate device."""
-    devices = pipeline.candidate_devices(run.job, run.fleet)
+    devices = pipeline.candidate_devices(run.job.request, run.fleet)
     run.compiled = pipeline.compile_for(run.job, devices)
     return run.compiled
 

@@ -1,0 +1,198 @@
+"""Prefect Blocks: the saved configuration of the fleet and of the scheduler.
+
+A Block holds configuration only; it builds the core objects (:class:`~prefect_quantum.fleet.Fleet`,
+:class:`~prefect_quantum.scheduling.PolicyConfig`, the store) on demand.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr, field_validator
+
+from prefect_quantum.errors import InvalidInputError
+from prefect_quantum.scheduling import PolicyConfig
+from prefect_quantum.scheduling.model import FallbackMode
+
+if TYPE_CHECKING:
+    from prefect_quantum.fleet import Fleet
+    from prefect_quantum.scheduler import SchedulerReserver
+    from prefect_quantum.store import SchedulerStore
+
+_DOCS = "https://github.com/prefect-quantum/prefect-quantum/blob/main/docs/scheduling.md"
+_LOGO = "https://images.ctfassets.net/gm98wzqotmnx/08yCE6xpJMX9Kjl5VArDS/c2ede674c20f90b9b6edeab71feffac9/prefect-200x200.png?h=250"
+
+
+class QuantumFleet(Block):
+    """The simulated QPUs: which IBM devices and which month's calibration snapshots.
+
+    Example:
+        ```python
+        from prefect_quantum.blocks import QuantumFleet
+
+        fleet = QuantumFleet.load("BLOCK_NAME").fleet()
+        ```
+    """
+
+    _block_type_name: ClassVar[str] = "Quantum Fleet"
+    _block_type_slug: ClassVar[str] = "quantum-fleet"
+    _logo_url: ClassVar[Any] = _LOGO
+    _documentation_url: ClassVar[Any] = _DOCS
+    _description: ClassVar[str] = "Simulated QPUs built from real IBM calibration snapshots."
+
+    devices: list[str] = Field(
+        default_factory=lambda: [
+            "ibm_strasbourg", "ibm_brussels", "ibm_kyiv", "ibm_torino", "ibm_fez", "ibm_kawasaki",
+        ],
+        description="IBM device names whose calibration snapshots make up the fleet.",
+    )
+    month: Literal["01_2025", "02_2025", "03_2025"] = Field(
+        "03_2025", description="Which month's calibration snapshots to load."
+    )
+    time_scale: float = Field(
+        0.0, ge=0, description="Wall seconds slept per simulated QPU second; 0 never sleeps."
+    )
+    compliance: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Devices authorized for each compliance domain, by domain name.",
+    )
+
+    def fleet(self) -> Fleet:
+        """Build the fleet this block describes."""
+        from prefect_quantum.fleet import Fleet, FleetConfig
+
+        return Fleet.from_config(
+            FleetConfig(devices=tuple(self.devices), month=self.month, time_scale=self.time_scale)
+        )
+
+
+class QuantumScheduler(Block):
+    """A durable fair-share scheduler for the QPU fleet, shared by every flow that loads it.
+
+    Example:
+        ```python
+        from prefect_quantum import hybrid_job
+        from prefect_quantum.blocks import QuantumScheduler
+
+        scheduler = QuantumScheduler.load("BLOCK_NAME")
+        hybrid_job(["ghz:5"], shots=4000, tenant="chem-team", priority="high",
+                   scheduler=scheduler)
+        ```
+    """
+
+    _block_type_name: ClassVar[str] = "Quantum Scheduler"
+    _block_type_slug: ClassVar[str] = "quantum-scheduler"
+    _logo_url: ClassVar[Any] = _LOGO
+    _documentation_url: ClassVar[Any] = _DOCS
+    _description: ClassVar[str] = (
+        "Fair-share, priority-preempting scheduler with retries and simulator fallback."
+    )
+
+    store_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the scheduler store; a SQLite file in the user data "
+        "directory when empty.",
+    )
+    fleet_config: QuantumFleet = Field(
+        default_factory=QuantumFleet, description="The devices this scheduler shares."
+    )
+    shares: dict[str, float] = Field(
+        default_factory=dict, description="Relative share of QPU time per tenant."
+    )
+    default_share: float = Field(1.0, gt=0, description="Share of tenants not listed in shares.")
+    half_life_s: float = Field(
+        86_400.0, gt=0, description="Half-life of past usage in fair-share, in seconds."
+    )
+    priority_classes: dict[str, int] = Field(
+        default_factory=lambda: {"low": 0, "normal": 1, "high": 2, "urgent": 3},
+        description="Priority class names and levels; a higher level may preempt a lower one.",
+    )
+    preemption_grace_s: float = Field(
+        60.0, ge=0, description="How long a higher class waits for a free QPU before preempting."
+    )
+    min_run_s: float = Field(
+        120.0, ge=0, description="Minimum run time before a job may be preempted, in seconds."
+    )
+    max_preemptions_per_job: int = Field(
+        2, ge=0, description="How often one job may be preempted at most."
+    )
+    weight_time: float = Field(1.0, ge=0, description="Placement weight of completion time.")
+    weight_fidelity: float = Field(
+        1.0, ge=0, description="Placement weight of estimated fidelity."
+    )
+    calibration_max_age_s: float = Field(
+        86_400.0, gt=0, description="Calibration older than this makes a device ineligible."
+    )
+    fallback: Literal["noisy", "ideal", "none"] = Field(
+        "noisy", description="Simulator used when no QPU can serve a job in time."
+    )
+    retries: int = Field(3, ge=0, le=50, description="Retries of transient execution failures.")
+    retry_backoff_s: float = Field(
+        1.0, ge=0, description="First retry delay; each further retry doubles it."
+    )
+    retry_jitter_factor: float = Field(
+        0.5, ge=0, description="Random jitter added to each retry delay, as a fraction of it."
+    )
+    lease_ttl_s: float = Field(
+        30.0, gt=0, description="A lease expires unless heartbeated within this many seconds."
+    )
+
+    @field_validator("shares")
+    @classmethod
+    def _positive_shares(cls, value: dict[str, float]) -> dict[str, float]:
+        for tenant, share in value.items():
+            if not share > 0:
+                raise ValueError(f"share of {tenant!r} must be > 0")
+        return value
+
+    def policy(self) -> PolicyConfig:
+        """The policy core's configuration."""
+        return PolicyConfig(
+            shares=self.shares,
+            default_share=self.default_share,
+            half_life_s=self.half_life_s,
+            priority_classes=self.priority_classes,
+            preemption_grace_s=self.preemption_grace_s,
+            min_run_s=self.min_run_s,
+            max_preemptions_per_job=self.max_preemptions_per_job,
+            weight_time=self.weight_time,
+            weight_fidelity=self.weight_fidelity,
+            calibration_max_age_s=self.calibration_max_age_s,
+            fallback_default=FallbackMode(self.fallback),
+            retries=self.retries,
+            lease_ttl_s=self.lease_ttl_s,
+        )
+
+    def url(self) -> str:
+        """The store URL in clear."""
+        from prefect_quantum.store import default_url
+
+        return self.store_url.get_secret_value() if self.store_url else default_url()
+
+    @cached_property
+    def store(self) -> SchedulerStore:
+        """The store, opened once per block instance."""
+        from prefect_quantum.store import SchedulerStore
+
+        return SchedulerStore(self.url(), self.policy(), lease_ttl_s=self.lease_ttl_s)
+
+    @cached_property
+    def fleet(self) -> Fleet:
+        """The fleet, built once per block instance."""
+        return self.fleet_config.fleet()
+
+    def reserver(self) -> SchedulerReserver:
+        """A reserver that grants leases through the store."""
+        from prefect_quantum.scheduler import SchedulerReserver
+
+        return SchedulerReserver(self)
+
+    def priority_level(self, name: str) -> int:
+        """The level of a named class; InvalidInputError naming ``priority`` otherwise."""
+        if name not in self.priority_classes:
+            raise InvalidInputError(
+                "priority", f"unknown class {name!r}; expected one of {sorted(self.priority_classes)}"
+            )
+        return self.priority_classes[name]
