@@ -57,12 +57,17 @@ class AuditWriter:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        head = conn.execute(
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        ).first()
-        self._seq: int = 0 if head is None else head.seq
-        self._hash: str = GENESIS_HASH if head is None else head.hash
+        self._head: tuple[int, str] | None = None  # read on the first append
         self.records: list[dict[str, Any]] = []
+
+    def _chain_head(self) -> tuple[int, str]:
+        if self._head is None:
+            row = self._conn.execute(
+                select(audit_log.c.seq, audit_log.c.hash)
+                .order_by(audit_log.c.seq.desc()).limit(1)
+            ).first()
+            self._head = (0, GENESIS_HASH) if row is None else (row.seq, row.hash)
+        return self._head
 
     def append(
         self,
@@ -78,15 +83,16 @@ class AuditWriter:
         """Append one record (``kind`` one of `AUDIT_KINDS`)."""
         if kind not in AUDIT_KINDS:
             raise ValueError(f"unknown audit kind {kind!r}")
+        seq, prev_hash = self._chain_head()
         record: dict[str, Any] = {
-            "seq": self._seq + 1, "at": at, "kind": kind, "job_id": job_id,
+            "seq": seq + 1, "at": at, "kind": kind, "job_id": job_id,
             "tenant": tenant, "device": device, "reason": reason,
             "detail": dict(detail or {}),
         }
-        record["prev_hash"] = self._hash
-        record["hash"] = record_hash(self._hash, record)
+        record["prev_hash"] = prev_hash
+        record["hash"] = record_hash(prev_hash, record)
         self.records.append(record)
-        self._seq, self._hash = self._seq + 1, record["hash"]
+        self._head = (seq + 1, record["hash"])
 
     def flush(self) -> None:
         """Insert the records appended since the last flush."""

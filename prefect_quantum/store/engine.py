@@ -51,7 +51,9 @@ def make_engine(url: str, *, busy_timeout_s: float = 15.0) -> Engine:
     connect_args: dict[str, Any] = {}
     if parsed.get_driver_name() == "psycopg" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = max(1, round(busy_timeout_s))
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    # No pre-ping (a round trip per checkout): a dropped connection fails its transaction
+    # as StoreBusyError, a transient error the caller retries, and the pool is refreshed.
+    return create_engine(url, pool_recycle=1800, connect_args=connect_args)
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout_s: float) -> None:
@@ -108,10 +110,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """A consistent read without the writers' lock (a deferred BEGIN on SQLite)."""
+def read_transaction(engine: Engine, *, consistent: bool = True) -> Iterator[Connection]:
+    """Reads without the writers' lock: one snapshot for all statements (a deferred BEGIN
+    on SQLite), or with `consistent` False on PostgreSQL, each statement on its own
+    (autocommit: no BEGIN/COMMIT round trips)."""
     with translate_errors(engine), engine.connect() as raw:
-        conn = raw.execution_options(**{_BEGIN_OPTION: "DEFERRED"}) if is_sqlite(engine) else raw
+        if is_sqlite(engine):
+            conn = raw.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+        elif not consistent:
+            conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            conn = raw
         with conn.begin():
             yield conn
 

@@ -25,7 +25,6 @@ from prefect_quantum.scheduling import (
     Request,
     decayed_usage,
     decide,
-    duration_on,
     usage_ratio,
 )
 from prefect_quantum.store.audit import AuditWriter, read_audit, verify_chain
@@ -163,20 +162,21 @@ class SchedulerStore:
         )
 
     def _pass_due(self, conn: Connection, now: float) -> bool:
-        """A lease deadline or a latest start has passed, or the last pass is too old."""
-        soonest = conn.execute(select(func.min(leases.c.deadline_at))).scalar()
-        if soonest is not None and soonest <= now:
-            return True
+        """A lease deadline or a latest start has passed, or the last pass is too old
+        while requests wait (one round trip)."""
         waiting = requests.c.state == "waiting"
-        latest = conn.execute(select(func.min(requests.c.latest_start)).where(waiting)).scalar()
-        if latest is not None and latest <= now:
-            return True
-        last = conn.execute(
-            select(scheduler_lock.c.last_pass_at).where(scheduler_lock.c.id == 1)
-        ).scalar()
-        if last is not None and now - last < self._pass_interval_s:
-            return False
-        return bool(conn.execute(select(exists().where(waiting))).scalar())
+        soonest, latest, last, any_waiting = conn.execute(select(
+            select(func.min(leases.c.deadline_at)).scalar_subquery(),
+            select(func.min(requests.c.latest_start)).where(waiting).scalar_subquery(),
+            select(scheduler_lock.c.last_pass_at)
+            .where(scheduler_lock.c.id == 1).scalar_subquery(),
+            exists().where(waiting),
+        )).one()
+        return bool(
+            (soonest is not None and soonest <= now)
+            or (latest is not None and latest <= now)
+            or (any_waiting and (last is None or now - last >= self._pass_interval_s))
+        )
 
     def _pass_if_due(self, tx: _Tx) -> None:
         if self._pass_due(tx.conn, tx.now):
@@ -189,20 +189,27 @@ class SchedulerStore:
         return row
 
     def _status(self, conn: Connection, job_id: str) -> JobStatus:
-        row = self._job_row(conn, job_id)
-        lease = conn.execute(select(leases).where(leases.c.job_id == job_id)).first()
+        row = conn.execute(
+            select(requests, leases.c.lease_id, leases.c.device.label("lease_device"),
+                   leases.c.deadline_at, leases.c.preemption_requested)
+            .outerjoin(leases, leases.c.job_id == requests.c.job_id)
+            .where(requests.c.job_id == job_id)
+        ).first()
+        if row is None:
+            raise InvalidInputError("job_id", f"unknown job {job_id!r}")
+        held = row.lease_id is not None
         return JobStatus(
             job_id=job_id,
             state=row.state,
-            device=row.device if lease is None else lease.device,
-            lease_id=None if lease is None else lease.lease_id,
-            expires_at=None if lease is None else lease.deadline_at,
+            device=row.lease_device if held else row.device,
+            lease_id=row.lease_id,
+            expires_at=row.deadline_at,
             fallback_kind=row.fallback_kind,
             simulator=row.simulator,
             reason=row.reason,
             shots_done=row.shots_done,
             shots_total=row.shots_total,
-            preempt_requested=False if lease is None else bool(lease.preemption_requested),
+            preempt_requested=bool(row.preemption_requested) if held else False,
         )
 
     # -- fleet --------------------------------------------------------------------------
@@ -304,8 +311,7 @@ class SchedulerStore:
 
     def poll(self, job_id: str) -> JobStatus:
         """The job's status, after a pass if one is due (see the class docstring)."""
-        with read_transaction(self._engine) as conn:
-            self._job_row(conn, job_id)
+        with read_transaction(self._engine, consistent=False) as conn:
             if not self._pass_due(conn, self._clock()):
                 return self._status(conn, job_id)
         with self._writing() as tx:
@@ -326,7 +332,13 @@ class SchedulerStore:
     # -- under a lease ------------------------------------------------------------------
 
     def _live_lease(self, tx: _Tx, job_id: str, lease_id: str) -> Row[Any] | None:
-        lease = tx.conn.execute(select(leases).where(leases.c.lease_id == lease_id)).first()
+        """The lease with its job's size and its device's speed, None unless live."""
+        lease = tx.conn.execute(
+            select(leases, requests.c.work_s, requests.c.shots_total, device_table.c.speed)
+            .join(requests, requests.c.job_id == leases.c.job_id)
+            .outerjoin(device_table, device_table.c.name == leases.c.device)
+            .where(leases.c.lease_id == lease_id)
+        ).first()
         if lease is None or lease.job_id != job_id or lease.deadline_at <= tx.now:
             return None
         return lease
@@ -358,15 +370,11 @@ class SchedulerStore:
         with self._writing() as tx:
             lease = self._live_lease(tx, job_id, lease_id)
             if lease is not None:
-                job = self._job_row(tx.conn, job_id)
-                device = tx.conn.execute(
-                    select(device_table).where(device_table.c.name == lease.device)
-                ).first()
-                shots = min(shots_done, job.shots_total)
-                remaining = job.work_s * (1.0 - shots / job.shots_total)
-                remaining_s = (remaining if device is None
-                               else duration_on(remaining, device_from_row(device, tx.now),
-                                                self.policy))
+                shots = min(shots_done, lease.shots_total)
+                remaining = lease.work_s * (1.0 - shots / lease.shots_total)
+                # duration(r, d) = remaining work * reference_clops / speed (docs: "Work")
+                remaining_s = (remaining if lease.speed is None
+                               else remaining * self.policy.reference_clops / lease.speed)
                 idle_since = lease.idle_since
                 if idle is not None:
                     idle_since = (idle_since if idle_since is not None else tx.now) if idle \
@@ -397,18 +405,22 @@ class SchedulerStore:
         with self._writing() as tx:
             lease = self._live_lease(tx, job_id, lease_id)
             if lease is not None:
-                total = self._job_row(tx.conn, job_id).shots_total
+                total = lease.shots_total
                 if shots > total:
                     raise InvalidInputError(
                         "data.shots_done", f"{shots} exceeds the job's {total} shots"
                     )
                 qpu = data.get("qpu_seconds")
-                tx.conn.execute(delete(checkpoints).where(checkpoints.c.job_id == job_id))
-                tx.conn.execute(checkpoints.insert().values(
-                    job_id=job_id, lease_id=lease_id, device=str(data.get("device", lease.device)),
-                    shots_done=shots, qpu_seconds=float(qpu) if qpu is not None else None,
-                    data=dict(data), updated_at=tx.now,
-                ))
+                values = {
+                    "lease_id": lease_id, "device": str(data.get("device", lease.device)),
+                    "shots_done": shots, "qpu_seconds": None if qpu is None else float(qpu),
+                    "data": dict(data), "updated_at": tx.now,
+                }
+                replaced = tx.conn.execute(
+                    update(checkpoints).where(checkpoints.c.job_id == job_id).values(**values)
+                ).rowcount
+                if not replaced:
+                    tx.conn.execute(checkpoints.insert().values(job_id=job_id, **values))
                 tx.conn.execute(update(requests).where(requests.c.job_id == job_id).values(
                     shots_done=shots, updated_at=tx.now
                 ))

@@ -75,10 +75,12 @@ def worker(
     kill_signal: Any = None,
     report: Any = None,
     time_limit_s: float = 120.0,
+    in_flight: int = 6,
 ) -> None:
-    """Submit `jobs` one per loop and execute granted ones chunk by chunk until all are
-    completed. With `kill_signal`, stop dead (and wait to be killed) right after the
-    first checkpoint of an unfinished job, telling `report` which job and how far."""
+    """Submit `jobs` one per loop, at most `in_flight` unfinished at a time, and execute
+    granted ones chunk by chunk until all are completed. With `kill_signal`, stop dead
+    (and wait to be killed) right after the first checkpoint of an unfinished job,
+    telling `report` which job, how far and under which lease."""
     store = SchedulerStore(url, PolicyConfig(**POLICY), lease_ttl_s=ttl, pass_interval_s=0.5)
     rng = random.Random(os.getpid())
     specs = {spec[0]: spec for spec in jobs}
@@ -87,7 +89,7 @@ def worker(
     local: dict[str, tuple[str, int, Counter[str]]] = {}  # job -> lease, shots, counts
     end = time.monotonic() + time_limit_s
     while (to_submit or active) and time.monotonic() < end:
-        if to_submit:
+        if to_submit and len(active) < in_flight:
             job_id, tenant, cls, shots = to_submit.pop(0)
             try:
                 store.submit(Request(job_id, tenant, cls, 0.0, shots / 1000.0, 2,
@@ -141,8 +143,8 @@ def worker(
                 local.pop(job_id, None)  # the chunk in flight is lost, the checkpoint not
             except StoreBusyError:
                 time.sleep(0.05)
-        if not progressed:
-            time.sleep(0.02)
+        if not progressed:  # all waiting: poll gently, as a real reserve loop would
+            time.sleep(0.15)
     store.close()
     if active or to_submit:
         raise SystemExit(f"worker gave up with {len(active) + len(to_submit)} jobs left")
