@@ -53,12 +53,12 @@ def mae(specs: list, device: str, fleet: Fleet, technique: str, seeds: int, shot
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="ibm_brussels")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--shots", type=int, default=8000)
     args = parser.parse_args()
     fleet = Fleet.from_config(FleetConfig(devices=(args.device,)))
     suites = {
-        "ghz_hea": ["ghz:3", "ghz:5", "ghz:7", "hea:4:2", "hea:6:2", "hea:8:2"],
+        "ghz_hea": ["ghz:5", "ghz:8", "hea:4:4", "hea:6:4", "hea:8:4"],
         "readout_dominated": readout_circuits(),
     }
     report: dict[str, object] = {"device": args.device, "seeds": args.seeds, "shots": args.shots}

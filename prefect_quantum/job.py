@@ -57,7 +57,9 @@ class JobOptions(BaseModel):
         "noisy", description="Simulator used when no QPU can serve the job."
     )
     seed: int = Field(1234, ge=0, le=2**31 - 1, description="Seed for transpiling and sampling.")
-    optimization_level: int = Field(1, ge=0, le=3, description="Qiskit transpiler level.")
+    optimization_level: int = Field(
+        2, ge=0, le=3, description="Qiskit transpiler level; 2 picks low-error qubits."
+    )
     chunk_shots: int = Field(
         1000, gt=0, le=1_000_000, description="Shots per chunk between preemption checks."
     )
