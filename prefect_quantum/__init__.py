@@ -4,7 +4,7 @@ Names are imported lazily, so ``import prefect_quantum.scheduling`` (the pure po
 core) loads neither Prefect nor Qiskit.
 
 >>> from prefect_quantum import hybrid_job  # doctest: +SKIP
->>> hybrid_job(["ghz:5", "examples/circuits/bell.qasm"], shots=4000, mitigation="zne")  # doctest: +SKIP
+>>> hybrid_job(["ghz:5", "bell"], shots=4000, mitigation="zne")  # doctest: +SKIP
 """
 
 from __future__ import annotations

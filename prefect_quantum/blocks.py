@@ -193,6 +193,7 @@ class QuantumScheduler(Block):
         """The level of a named class; InvalidInputError naming ``priority`` otherwise."""
         if name not in self.priority_classes:
             raise InvalidInputError(
-                "priority", f"unknown class {name!r}; expected one of {sorted(self.priority_classes)}"
+                "priority",
+                f"unknown class {name!r}; expected one of {sorted(self.priority_classes)}",
             )
         return self.priority_classes[name]

@@ -121,10 +121,10 @@ class JobRequest(BaseModel):
                 circuits=named,
                 shots=shots,
                 observables=obs,
-                mitigation=mitigation,  # type: ignore[arg-type]
+                mitigation=mitigation,
                 tenant=tenant,
-                priority=priority,  # type: ignore[arg-type]
-                options=options if options is not None else JobOptions(),  # type: ignore[arg-type]
+                priority=priority,
+                options=options if options is not None else JobOptions(),
             )
         except ValidationError as exc:
             raise _as_input_error(exc) from None

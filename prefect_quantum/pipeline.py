@@ -114,13 +114,14 @@ def candidate_devices(request: JobRequest, fleet: Fleet) -> list[SimulatedQPU]:
     return wide
 
 
-def compile_for(job: PreparedJob, devices: Sequence[SimulatedQPU]) -> dict[str, list[QuantumCircuit]]:
+def compile_for(
+    job: PreparedJob, devices: Sequence[SimulatedQPU]
+) -> dict[str, list[QuantumCircuit]]:
     """Transpile every measurement circuit for every device (cached per circuit and target)."""
     opts = job.request.options
-    return {
-        d.name: d.transpile(job.circuits, seed=opts.seed, optimization_level=opts.optimization_level)
-        for d in devices
-    }
+    level = opts.optimization_level
+    return {d.name: d.transpile(job.circuits, seed=opts.seed, optimization_level=level)
+            for d in devices}
 
 
 def estimated_fidelity(device: SimulatedQPU, transpiled: QuantumCircuit, width: int) -> float:
@@ -194,7 +195,7 @@ def build_batch(job: PreparedJob, transpiled: Sequence[QuantumCircuit]) -> list[
     """The circuits to execute: the transpiled ones, each folded per scale factor for ZNE."""
     if "zne" in job.request.mitigation:
         return zne.construct_circuits(transpiled, zne_config(job.request))
-    return rem.construct_circuits(transpiled) if job.request.mitigation == "rem" else list(transpiled)
+    return rem.construct_circuits(transpiled)  # REM adds no circuits
 
 
 def run_batch(

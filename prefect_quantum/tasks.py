@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.artifacts import (
@@ -22,8 +23,14 @@ from prefect.tasks import exponential_backoff
 from qiskit import QuantumCircuit
 
 from prefect_quantum import pipeline, progress
-from prefect_quantum.errors import DeviceOfflineError, is_transient
-from prefect_quantum.fleet import Execution, Fleet, Progress, SimulatedQPU
+from prefect_quantum.errors import is_transient
+from prefect_quantum.fleet import (
+    DeviceOfflineCheckpointError,
+    Execution,
+    Fleet,
+    Progress,
+    SimulatedQPU,
+)
 from prefect_quantum.pipeline import CircuitValue, DeviceCheck, DeviceRun, PreparedJob
 from prefect_quantum.reservation import Lease, ReservationRequest, Reserver, fallback_lease
 from prefect_quantum.results import JobResult, circuit_rows, device_run_rows
@@ -141,7 +148,7 @@ def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutc
     transpiled = run.compiled[lease.device]
     batch = pipeline.build_batch(run.job, transpiled)
     total = run.job.request.shots
-    artifact = create_progress_artifact(0.0, description=f"Shots done of {total}")
+    artifact = cast(UUID, create_progress_artifact(0.0, description=f"Shots of {total} done"))
 
     def on_chunk(p: Progress) -> bool:
         update_progress_artifact(artifact, 100.0 * p.shots_done / p.shots_total)
@@ -151,9 +158,8 @@ def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutc
     started = time.perf_counter()
     try:
         execution = pipeline.run_batch(backend, batch, run.job, should_stop=on_chunk)
-    except DeviceOfflineError as exc:
-        done = exc.checkpoint.shots_done if getattr(exc, "checkpoint", None) else 0
-        qpu_s = exc.checkpoint.qpu_seconds if getattr(exc, "checkpoint", None) else 0.0
+    except DeviceOfflineCheckpointError as exc:
+        done, qpu_s = exc.checkpoint.shots_done, exc.checkpoint.qpu_seconds
         run.runs.append(_device_run(lease, backend, len(batch), done, 0, qpu_s, "offline"))
         run.reserver.release(lease, qpu_seconds=qpu_s)
         run.lease = None

@@ -53,21 +53,12 @@ def verify_chain(records: Iterable[Mapping[str, Any]]) -> int | None:
 
 
 class AuditWriter:
-    """Appends records within one write transaction, carrying the chain head along."""
+    """Appends records within one write transaction, from the chain `head` as locked."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, head: tuple[int, str]) -> None:
         self._conn = conn
-        self._head: tuple[int, str] | None = None  # read on the first append
+        self.head = head  # (seq, hash) of the last record
         self.records: list[dict[str, Any]] = []
-
-    def _chain_head(self) -> tuple[int, str]:
-        if self._head is None:
-            row = self._conn.execute(
-                select(audit_log.c.seq, audit_log.c.hash)
-                .order_by(audit_log.c.seq.desc()).limit(1)
-            ).first()
-            self._head = (0, GENESIS_HASH) if row is None else (row.seq, row.hash)
-        return self._head
 
     def append(
         self,
@@ -83,7 +74,7 @@ class AuditWriter:
         """Append one record (``kind`` one of `AUDIT_KINDS`)."""
         if kind not in AUDIT_KINDS:
             raise ValueError(f"unknown audit kind {kind!r}")
-        seq, prev_hash = self._chain_head()
+        seq, prev_hash = self.head
         record: dict[str, Any] = {
             "seq": seq + 1, "at": at, "kind": kind, "job_id": job_id,
             "tenant": tenant, "device": device, "reason": reason,
@@ -92,7 +83,7 @@ class AuditWriter:
         record["prev_hash"] = prev_hash
         record["hash"] = record_hash(prev_hash, record)
         self.records.append(record)
-        self._head = (seq + 1, record["hash"])
+        self.head = (seq + 1, record["hash"])
 
     def flush(self) -> None:
         """Insert the records appended since the last flush."""

@@ -13,16 +13,24 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import platformdirs
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, Row, create_engine, event, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from prefect_quantum.errors import StoreBusyError
+from prefect_quantum.store.audit import GENESIS_HASH
 from prefect_quantum.store.schema import metadata, scheduler_lock
+
+fcntl: ModuleType | None
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's busy handler alone orders writers
+    fcntl = None
 
 # A constant key for pg_advisory_xact_lock around first-use table creation.
 _PG_CREATE_LOCK_KEY = 0x5051_5343  # "PQSC"
@@ -100,13 +108,35 @@ def translate_errors(engine: Engine) -> Iterator[None]:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def _writer_queue(engine: Engine) -> Iterator[None]:
+    """On a SQLite file, queue writers on an advisory ``flock`` of ``<db>.writers`` first.
+
+    SQLite's busy handler retries a locked ``BEGIN IMMEDIATE`` with sleeps growing to
+    100 ms, so under contention one process can lose every race for seconds; a blocked
+    ``flock`` is woken by the kernel the moment the holder's transaction ends. The lock
+    dies with its process, and ``BEGIN IMMEDIATE`` with the busy timeout still guards the
+    database against writers outside this queue.
+    """
+    database = engine.url.database
+    if not is_sqlite(engine) or not database or database == ":memory:" or fcntl is None:
+        yield
+        return
+    fd = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a new open file description per writer
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[tuple[Connection, Row[Any]]]:
     """One serialized write transaction ([S1]): ``BEGIN IMMEDIATE`` on SQLite, the
-    scheduler row lock on PostgreSQL. Commits on success, rolls back on any error."""
-    with translate_errors(engine), engine.begin() as conn:
-        lock = select(scheduler_lock.c.id).where(scheduler_lock.c.id == 1)
-        conn.execute(lock.with_for_update())
-        yield conn
+    scheduler row lock on PostgreSQL; yields the connection and the locked row.
+    Commits on success, rolls back on any error."""
+    with _writer_queue(engine), translate_errors(engine), engine.begin() as conn:
+        lock = select(scheduler_lock).where(scheduler_lock.c.id == 1).with_for_update()
+        yield conn, conn.execute(lock).one()
 
 
 @contextmanager
@@ -134,4 +164,6 @@ def create_schema(engine: Engine) -> None:
         metadata.create_all(conn, checkfirst=True)
         exists = conn.execute(select(scheduler_lock.c.id).where(scheduler_lock.c.id == 1))
         if exists.first() is None:
-            conn.execute(scheduler_lock.insert().values(id=1, last_pass_at=None))
+            conn.execute(scheduler_lock.insert().values(
+                id=1, last_pass_at=None, audit_seq=0, audit_hash=GENESIS_HASH
+            ))

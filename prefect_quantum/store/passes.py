@@ -7,7 +7,7 @@ record for each change it makes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +26,6 @@ from prefect_quantum.store.audit import AuditWriter
 from prefect_quantum.store.schema import (
     leases,
     requests,
-    scheduler_lock,
     tenant_usage,
     usage_ledger,
 )
@@ -124,20 +123,22 @@ def expire_lease(
 
 
 def expire_due(
-    conn: Connection, audit: AuditWriter, now: float, config: PolicyConfig
-) -> list[Expiration]:
-    """Expire every lease whose deadline has passed at `now` ([L1], [L2])."""
-    due = conn.execute(
-        select(leases).where(leases.c.deadline_at <= now).order_by(leases.c.device)
-    ).all()
-    expired = []
-    for lease in due:
+    conn: Connection, audit: AuditWriter, held: Sequence[Row[Any]], now: float,
+    config: PolicyConfig,
+) -> tuple[list[Expiration], list[Row[Any]]]:
+    """Expire the `held` leases whose deadline has passed at `now` ([L1], [L2]); returns
+    the expirations and the leases still live."""
+    expired, live = [], []
+    for lease in sorted(held, key=lambda row: row.device):
         m = lease._mapping
+        if m["deadline_at"] > now:
+            live.append(lease)
+            continue
         _, reason = lease_deadline(
             m["expires_at"], m["started_at"], session_limits(lease), m["idle_since"]
         )
         expired.append(expire_lease(conn, audit, lease, reason, now, config))
-    return expired
+    return expired, live
 
 
 def _grant(
@@ -193,13 +194,9 @@ def decision_pass(
 
     The returned expirations include those the store applied before calling `decide`.
     """
-    expired = expire_due(conn, audit, now, config)
-    snapshot = load_snapshot(conn, now)
+    expired, live = expire_due(conn, audit, conn.execute(select(leases)).all(), now, config)
+    snapshot, rows = load_snapshot(conn, now, live)
     decisions = decide(snapshot, config)
-    rows = {
-        row.job_id: row
-        for row in conn.execute(select(requests).where(requests.c.state == "waiting"))
-    }
     for expiration in decisions.expirations:  # leases the core expires by its own rule
         lease = conn.execute(select(leases).where(leases.c.job_id == expiration.job_id)).first()
         if lease is not None:
@@ -242,5 +239,4 @@ def decision_pass(
         )
         audit.append(now, "rejected", job_id=rejection.job_id,
                      tenant=rows[rejection.job_id].tenant, reason=rejection.reason)
-    conn.execute(update(scheduler_lock).where(scheduler_lock.c.id == 1).values(last_pass_at=now))
     return replace(decisions, expirations=tuple(expired))

@@ -27,12 +27,15 @@ AUDIT_KINDS = (
 )
 
 # The single row every write transaction locks on PostgreSQL ([S1]); also remembers when
-# the last decision pass ran.
+# the last decision pass ran and the audit chain's head (kept with the log, in the same
+# transactions, so appending needs no extra query).
 scheduler_lock = Table(
     "pq_scheduler_lock",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("last_pass_at", Float, nullable=True),
+    Column("audit_seq", Integer, nullable=False),
+    Column("audit_hash", String(64), nullable=False),
 )
 
 requests = Table(

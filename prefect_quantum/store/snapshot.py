@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -16,7 +16,7 @@ from prefect_quantum.scheduling import (
     Snapshot,
     TenantUsage,
 )
-from prefect_quantum.store.schema import devices, leases, requests, tenant_usage
+from prefect_quantum.store.schema import devices, requests, tenant_usage
 
 
 def request_values(request: Request) -> dict[str, Any]:
@@ -136,16 +136,25 @@ def device_from_row(row: Row[Any], now: float) -> DeviceState:
     )
 
 
-def load_snapshot(conn: Connection, now: float) -> Snapshot:
-    """Waiting requests, leases, devices and settled usage as the store holds them."""
-    waiting = tuple(
-        request_from_row(row)
+def load_snapshot(
+    conn: Connection, now: float, live_leases: Sequence[Row[Any]]
+) -> tuple[Snapshot, dict[str, Row[Any]]]:
+    """The snapshot of waiting requests, `live_leases`, devices and settled usage, and
+    the waiting requests' rows by job id."""
+    rows = {
+        row.job_id: row
         for row in conn.execute(select(requests).where(requests.c.state == "waiting"))
-    )
-    held = tuple(lease_from_row(row) for row in conn.execute(select(leases)))
+    }
     fleet = tuple(device_from_row(row, now) for row in conn.execute(select(devices)))
     usage = {
         row.tenant: TenantUsage(row.tenant, row.decayed_qpu_seconds, row.as_of)
         for row in conn.execute(select(tenant_usage))
     }
-    return Snapshot(now=now, waiting=waiting, leases=held, devices=fleet, usage=usage)
+    snapshot = Snapshot(
+        now=now,
+        waiting=tuple(request_from_row(row) for row in rows.values()),
+        leases=tuple(lease_from_row(row) for row in live_leases),
+        devices=fleet,
+        usage=usage,
+    )
+    return snapshot, rows

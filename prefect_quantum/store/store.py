@@ -92,6 +92,7 @@ class _Tx:
     conn: Connection
     audit: AuditWriter
     now: float
+    passed: bool = False
 
 
 def _json(name: str, value: Any) -> None:
@@ -151,12 +152,21 @@ class SchedulerStore:
 
     @contextmanager
     def _writing(self) -> Iterator[_Tx]:
-        with write_transaction(self._engine) as conn:
-            tx = _Tx(conn, AuditWriter(conn), self._clock())  # [S2] now read in the lock
+        with write_transaction(self._engine) as (conn, lock):
+            head = (lock.audit_seq, lock.audit_hash)
+            tx = _Tx(conn, AuditWriter(conn, head), self._clock())  # [S2] now, in the lock
             yield tx
             tx.audit.flush()
+            changes: dict[str, Any] = {"last_pass_at": tx.now} if tx.passed else {}
+            if tx.audit.head != head:
+                changes.update(audit_seq=tx.audit.head[0], audit_hash=tx.audit.head[1])
+            if changes:
+                conn.execute(
+                    update(scheduler_lock).where(scheduler_lock.c.id == 1).values(**changes)
+                )
 
     def _pass(self, tx: _Tx) -> Decisions:
+        tx.passed = True
         return decision_pass(
             tx.conn, tx.audit, tx.now, self.policy, self.lease_ttl_s, self._decide
         )
