@@ -18,13 +18,13 @@ import time
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from prefect_quantum import pipeline  # noqa: E402
-from prefect_quantum.cli import quick_flows  # noqa: E402
-from prefect_quantum.fleet import Fleet, FleetConfig  # noqa: E402
-from prefect_quantum.flows import hybrid_job  # noqa: E402
-from prefect_quantum.job import JobRequest  # noqa: E402
-from prefect_quantum.reservation import LocalReserver  # noqa: E402
-from prefect_quantum.results import circuit_rows  # noqa: E402
+from prefect_quantum import pipeline
+from prefect_quantum.cli import quick_flows
+from prefect_quantum.fleet import Fleet, FleetConfig
+from prefect_quantum.flows import hybrid_job
+from prefect_quantum.job import JobRequest
+from prefect_quantum.reservation import LocalReserver
+from prefect_quantum.results import circuit_rows
 
 DEVICE = "ibm_brussels"
 
@@ -72,19 +72,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--circuits", type=int, default=50)
     parser.add_argument("--shots", type=int, default=4000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=8)
     args = parser.parse_args()
     fleet = Fleet.from_config(FleetConfig(devices=(DEVICE,)))
     specs = circuits(args.circuits)
     with quick_flows():
         first = time.perf_counter()
-        flow(specs[:2], 10, 0, fleet)  # warm up: API start, imports
-        plain(specs[:2], 10, 0, fleet)
+        # Warm up both paths at full size: API start, imports, noise-model caches.
+        flow(specs, args.shots, 1, fleet)
+        plain(specs, args.shots, 2, fleet)
         warmup = time.perf_counter() - first
         flow_s, plain_s = [], []
-        for r in range(args.repeats):
-            flow_s.append(flow(specs, args.shots, 100 + r, fleet))
-            plain_s.append(plain(specs, args.shots, 200 + r, fleet))
+        for r in range(args.repeats):  # alternate which goes first
+            pair = [(flow, flow_s, 100 + r), (plain, plain_s, 200 + r)]
+            for fn, sink, seed in pair if r % 2 == 0 else pair[::-1]:
+                sink.append(fn(specs, args.shots, seed, fleet))
     flow_med, plain_med = statistics.median(flow_s), statistics.median(plain_s)
     stall_bound = flow_med + 2.0
     print(json.dumps({
