@@ -61,7 +61,23 @@ def make_engine(url: str, *, busy_timeout_s: float = 15.0) -> Engine:
         connect_args["connect_timeout"] = max(1, round(busy_timeout_s))
     # No pre-ping (a round trip per checkout): a dropped connection fails its transaction
     # as StoreBusyError, a transient error the caller retries, and the pool is refreshed.
-    return create_engine(url, pool_recycle=1800, connect_args=connect_args)
+    engine = create_engine(url, pool_recycle=1800, connect_args=connect_args)
+    lock_timeout_ms = max(1, int(busy_timeout_s * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Waiting for the scheduler row longer than the busy timeout fails like SQLite's
+        # "database is locked" (lock_not_available -> StoreBusyError).
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SET lock_timeout = {lock_timeout_ms}")
+        finally:
+            cursor.close()
+            dbapi_connection.autocommit = autocommit
+
+    return engine
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout_s: float) -> None:

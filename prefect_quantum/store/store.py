@@ -491,31 +491,23 @@ class SchedulerStore:
             raise InvalidInputError("outcome", f"must be one of {OUTCOMES}, got {outcome!r}")
         if shots_done is not None and shots_done < 0:
             raise InvalidInputError("shots_done", f"must be >= 0, got {shots_done!r}")
-        lost = False
         with self._writing() as tx:
-            settled = tx.conn.execute(
-                select(usage_ledger.c.outcome, usage_ledger.c.job_id)
-                .where(usage_ledger.c.lease_id == lease_id)
-            ).first()
-            if settled is not None:
-                if settled.job_id != job_id:
-                    raise InvalidInputError("lease_id", f"{lease_id} is not job {job_id}'s")
-                lost = settled.outcome == "expired"
-                return_early = True
-            else:
-                return_early = False
-            lease = None if return_early else tx.conn.execute(
-                select(leases).where(leases.c.lease_id == lease_id)
-            ).first()
-            if not return_early and lease is None:
-                lost = True
+            lease = tx.conn.execute(select(leases).where(leases.c.lease_id == lease_id)).first()
             if lease is not None:
                 if lease.job_id != job_id:
                     raise InvalidInputError("lease_id", f"{lease_id} is not job {job_id}'s")
                 self._settle(tx, lease, qpu_seconds, outcome, shots_done, retry)
                 self._pass(tx)
-        if lost:
-            raise LeaseLostError(f"job {job_id}: lease {lease_id} expired before release")
+                return
+            settled = tx.conn.execute(
+                select(usage_ledger.c.outcome, usage_ledger.c.job_id)
+                .where(usage_ledger.c.lease_id == lease_id)
+            ).first()
+        if settled is not None and settled.job_id != job_id:
+            raise InvalidInputError("lease_id", f"{lease_id} is not job {job_id}'s")
+        if settled is None or settled.outcome == "expired":
+            raise LeaseLostError(f"job {job_id}: lease {lease_id} expired or was revoked")
+        # else: released before; releasing again changes nothing
 
     def _settle(
         self,

@@ -408,3 +408,37 @@ def test_devices_round_trip(make_store: MakeStore) -> None:
     store.register_devices([device])
     store.register_devices([device])  # upsert
     assert store.devices() == [device]
+
+
+def test_S1_concurrent_first_use_creates_the_tables_once(store_url: str) -> None:
+    made: list[SchedulerStore] = []
+    errors: list[BaseException] = []
+
+    def first_use() -> None:
+        try:
+            made.append(SchedulerStore(store_url, FAST, clock=FakeClock()))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_use) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    made[0].register_devices([qpu("qa")])
+    assert made[1].submit(job("j1")).state == "running"
+    for store in made:
+        store.close()
+
+
+def test_store_busy_when_the_postgres_scheduler_row_stays_locked(pg_schema_url: str) -> None:
+    store = SchedulerStore(pg_schema_url, FAST, busy_timeout_s=0.3, clock=FakeClock())
+    holder = sa.create_engine(pg_schema_url)
+    with holder.connect() as conn, conn.begin():
+        conn.exec_driver_sql("SELECT id FROM pq_scheduler_lock WHERE id = 1 FOR UPDATE")
+        with pytest.raises(StoreBusyError):
+            store.submit(job("j1"))
+    holder.dispose()
+    assert store.submit(job("j1")).job_id == "j1"
+    store.close()
