@@ -239,4 +239,15 @@ def decision_pass(
         )
         audit.append(now, "rejected", job_id=rejection.job_id,
                      tenant=rows[rejection.job_id].tenant, reason=rejection.reason)
+    decided = {g.job_id for g in decisions.grants} | {f.job_id for f in decisions.fallbacks} | {
+        r.job_id for r in decisions.rejections}
+    if any(row.latest_start is not None and row.latest_start <= now and job_id not in decided
+           for job_id, row in rows.items()):
+        # Overdue but kept waiting (fallback mode "none", [B5]): `decide` has seen it, so
+        # its latest start no longer makes a pass due on every poll.
+        conn.execute(
+            update(requests)
+            .where(requests.c.state == "waiting", requests.c.latest_start <= now)
+            .values(latest_start=None)
+        )
     return replace(decisions, expirations=tuple(expired))

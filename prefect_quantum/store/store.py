@@ -113,6 +113,9 @@ class SchedulerStore:
 
     `lease_ttl_s` defaults to the policy's; a pass runs in `poll` when a lease deadline
     or a request's latest start ([B1]) has passed, or none ran for `pass_interval_s`.
+    Every process sharing a store reads its own `clock`: their clocks must agree to well
+    within `lease_ttl_s` (NTP), since expiry compares one process's deadline with
+    another's now.
     """
 
     def __init__(

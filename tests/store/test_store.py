@@ -14,7 +14,15 @@ from conftest import MakeStore
 from store_helpers import FakeClock, qpu
 
 from prefect_quantum.errors import InvalidInputError, LeaseLostError, StoreBusyError
-from prefect_quantum.scheduling import DeviceState, PolicyConfig, Request
+from prefect_quantum.scheduling import (
+    Decisions,
+    DeviceState,
+    FallbackMode,
+    PolicyConfig,
+    Request,
+    Snapshot,
+    decide,
+)
 from prefect_quantum.store import SchedulerStore, default_url, verify_chain
 from prefect_quantum.store.schema import audit_log
 
@@ -442,3 +450,33 @@ def test_store_busy_when_the_postgres_scheduler_row_stays_locked(pg_schema_url: 
     holder.dispose()
     assert store.submit(job("j1")).job_id == "j1"
     store.close()
+
+
+def test_S2_poll_runs_a_pass_only_when_one_is_due(make_store: MakeStore,
+                                                  clock: FakeClock) -> None:
+    passes: list[float] = []
+
+    def counting(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
+        passes.append(snapshot.now)
+        return decide(snapshot, config)
+
+    store = make_store(FAST, lease_ttl_s=100.0, pass_interval_s=30.0, decide_fn=counting)
+    store.register_devices([qpu("qa")])
+    store.submit(job("busy", cls=3))
+    store.submit(job("patient", max_wait_s=10.0, fallback=FallbackMode.NONE))
+    before = len(passes)
+    clock.advance(5.0)
+    store.poll("patient")
+    assert len(passes) == before  # nothing due
+    clock.advance(6.0)
+    assert store.poll("patient").state == "waiting"  # overdue, but mode "none" [B5]
+    assert len(passes) == before + 1
+    store.poll("patient")
+    assert len(passes) == before + 1  # seen once; not a pass on every poll
+    clock.advance(30.0)
+    store.poll("patient")
+    assert len(passes) == before + 2  # pass_interval_s elapsed with requests waiting
+    clock.advance(60.0)
+    store.poll("busy")  # the lease deadline passed: a pass expires it [S2]
+    assert len(passes) == before + 3
+    assert kinds(store, "busy")[-2:] == ["expired", "granted"]
