@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from prefect import flow
+from prefect.tasks import exponential_backoff
 from qiskit import QuantumCircuit
 
 from prefect_quantum import pipeline
+from prefect_quantum.blocks import QuantumScheduler
 from prefect_quantum.errors import is_transient
 from prefect_quantum.fleet import Fleet
 from prefect_quantum.job import JobOptions, JobRequest
@@ -50,6 +52,7 @@ def hybrid_job(
     tenant: str = "default",
     priority: str = "normal",
     options: JobOptions | dict[str, Any] | None = None,
+    scheduler: QuantumScheduler | None = None,
     fleet: Fleet | None = None,
     reserver: Reserver | None = None,
 ) -> JobResult:
@@ -64,13 +67,25 @@ def hybrid_job(
         tenant: Who the QPU time is charged to.
         priority: ``low``, ``normal``, ``high`` or ``urgent``.
         options: Advanced settings (:class:`~prefect_quantum.job.JobOptions`).
-        fleet: The devices; the default fleet when omitted.
-        reserver: Who grants devices; an in-process reserver when omitted.
+        scheduler: The shared scheduler block: fair-share queue, preemption, retries and
+            fallback across processes; an in-process reserver when omitted.
+        fleet: The devices when no scheduler is given; the default fleet when omitted.
+        reserver: Who grants devices, overriding the scheduler's (tests, custom policies).
     """
     request = JobRequest.build(
         circuits, shots, observables=observables, mitigation=mitigation, tenant=tenant,
         priority=priority, options=options,
     )
+    execute = execute_task
+    if scheduler is not None:
+        fleet = fleet or scheduler.fleet
+        reserver = reserver or scheduler.reserver()
+        # [R1]-[R3] Prefect's task retries, configured from the block.
+        execute = execute_task.with_options(
+            retries=scheduler.retries,
+            retry_delay_seconds=exponential_backoff(scheduler.retry_backoff_s)(scheduler.retries),
+            retry_jitter_factor=scheduler.retry_jitter_factor,
+        )
     fleet = fleet or default_fleet()
     # Fail on a too-wide circuit or an unknown device before any task runs.
     pipeline.candidate_devices(request, fleet)
@@ -80,13 +95,13 @@ def hybrid_job(
     compile_task(run)
     check_calibration_task(run)
     reserve_task(run)
-    state = execute_task(run, return_state=True)
+    state = execute(run, return_state=True)
     if state.is_failed():
         exc = state.result(raise_on_failure=False)
         if not (isinstance(exc, BaseException) and is_transient(exc)):
             state.result()  # re-raises the permanent error
         # [B1] retries exhausted: run on the fallback simulator and say why.
-        outcome = execute_task(run, fallback_reason=f"retries exhausted: {exc}")
+        outcome = execute(run, fallback_reason=f"retries exhausted: {exc}")
     else:
         outcome = state.result()
     values = mitigate_task(run, outcome)

@@ -16,7 +16,14 @@ import numpy as np
 from qiskit import QuantumCircuit
 
 from prefect_quantum.errors import CircuitTooWideError, InvalidInputError, NoEligibleDeviceError
-from prefect_quantum.fleet import Execution, Fleet, Progress, SimulatedQPU, measured_qubits
+from prefect_quantum.fleet import (
+    Checkpoint,
+    Execution,
+    Fleet,
+    Progress,
+    SimulatedQPU,
+    measured_qubits,
+)
 from prefect_quantum.job import JobRequest
 from prefect_quantum.mitigation import rem, zne
 from prefect_quantum.mitigation.zne import ZNEConfig
@@ -144,7 +151,7 @@ def check_calibration(
     """Check freshness and health of each device; eligible ones first, best first."""
     now = now or datetime.now(UTC)
     max_age = job.request.options.calibration_max_age_s
-    shots = job.request.shots * _batch_size(job)
+    shots = job.request.shots * batch_size(job)
     checks = []
     for d in devices:
         age = (now - d.calibrated_at).total_seconds()
@@ -177,7 +184,8 @@ def _rank_key(check: DeviceCheck) -> tuple[bool, float, str]:
     return (not check.eligible, -(check.estimated_fidelity - penalty), check.device)
 
 
-def _batch_size(job: PreparedJob) -> int:
+def batch_size(job: PreparedJob) -> int:
+    """How many circuits the job executes, mitigation circuits included."""
     factors = len(zne_config(job.request).scale_factors) if "zne" in job.request.mitigation else 1
     return len(job.circuits) * factors
 
@@ -203,12 +211,13 @@ def run_batch(
     batch: Sequence[QuantumCircuit],
     job: PreparedJob,
     should_stop: Callable[[Progress], bool] | None = None,
+    resume: Checkpoint | None = None,
 ) -> Execution:
-    """Execute the whole batch on one device, in chunks of shots."""
+    """Execute the whole batch on one device, in chunks of shots, from ``resume`` if given."""
     opts = job.request.options
     return device.execute(
         batch, job.request.shots, seed=opts.seed, chunk_shots=opts.chunk_shots,
-        should_stop=should_stop,
+        should_stop=should_stop, resume=resume,
     )
 
 

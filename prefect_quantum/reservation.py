@@ -13,9 +13,10 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 BackendKind = Literal["qpu", "simulator-fallback"]
+Outcome = Literal["completed", "preempted", "failed"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class ReservationRequest:
     fallback_device: str
     """The device whose last good calibration the noisy fallback simulator uses."""
     no_candidate_reason: str = ""
+    num_qubits: int = 1
+    shots: int = 1
+    circuit_shots: int = 1
+    """Shots summed over every circuit of the batch: the job's size in the CLOPS model."""
+    compliance_domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class Lease:
     backend_kind: BackendKind
     fallback: Literal["noisy", "ideal", "none"] = "noisy"
     fallback_reason: str | None = None
+    tenant: str = ""
 
 
 @runtime_checkable
@@ -54,12 +61,26 @@ class Reserver(Protocol):
         """Block until a device is leased or a fallback is decided."""
         ...
 
-    def should_stop(self, lease: Lease) -> bool:
-        """Heartbeat the lease; True when the job must checkpoint and yield its device."""
+    def heartbeat(self, lease: Lease, *, shots_done: int, qpu_seconds: float) -> bool:
+        """Keep the lease alive; True when the job must checkpoint and yield its device."""
         ...
 
-    def release(self, lease: Lease, *, qpu_seconds: float) -> None:
-        """Give the device back and record the QPU time used."""
+    def save_checkpoint(self, lease: Lease, data: dict[str, Any]) -> None:
+        """Store the partial counts of the job, so it can resume elsewhere or later."""
+        ...
+
+    def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
+        """The job's last checkpoint, if any."""
+        ...
+
+    def release(
+        self, lease: Lease, *, qpu_seconds: float, outcome: Outcome, shots_done: int
+    ) -> None:
+        """Give the device back and charge the QPU time used under this lease."""
+        ...
+
+    def fall_back(self, request: ReservationRequest, reason: str) -> Lease:
+        """Decide a simulator fallback for the job now (its retries are exhausted)."""
         ...
 
 
@@ -76,6 +97,7 @@ def fallback_lease(request: ReservationRequest, reason: str) -> Lease:
         backend_kind="simulator-fallback",
         fallback=request.fallback,
         fallback_reason=reason,
+        tenant=request.tenant,
     )
 
 
@@ -85,6 +107,7 @@ class LocalReserver:
     def __init__(self) -> None:
         self._busy: dict[str, str] = {}
         self._cond = threading.Condition()
+        self._checkpoints: dict[str, dict[str, Any]] = {}
         self.usage_s: dict[str, float] = {}
 
     def reserve(self, request: ReservationRequest) -> Lease:
@@ -96,7 +119,7 @@ class LocalReserver:
             while True:
                 free = _first_free(request.candidates, self._busy)
                 if free is not None:
-                    lease = Lease(uuid.uuid4().hex, request.job_id, free, "qpu")
+                    lease = Lease(uuid.uuid4().hex, request.job_id, free, "qpu", tenant=request.tenant)
                     self._busy[free] = lease.lease_id
                     return lease
                 remaining = deadline - time.monotonic()
@@ -106,17 +129,34 @@ class LocalReserver:
                     )
                 self._cond.wait(remaining)
 
-    def should_stop(self, lease: Lease) -> bool:
+    def heartbeat(self, lease: Lease, *, shots_done: int, qpu_seconds: float) -> bool:
         """The in-process reserver never preempts."""
         return False
 
-    def release(self, lease: Lease, *, qpu_seconds: float) -> None:
+    def save_checkpoint(self, lease: Lease, data: dict[str, Any]) -> None:
+        """Keep the checkpoint in memory."""
+        self._checkpoints[lease.job_id] = dict(data)
+
+    def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
+        """The checkpoint kept in memory, if any."""
+        return self._checkpoints.get(job_id)
+
+    def release(
+        self, lease: Lease, *, qpu_seconds: float, outcome: Outcome = "completed",
+        shots_done: int = 0,
+    ) -> None:
         """Free the device and wake waiting jobs."""
         with self._cond:
             if self._busy.get(lease.device) == lease.lease_id:
                 del self._busy[lease.device]
             self.usage_s[lease.job_id] = self.usage_s.get(lease.job_id, 0.0) + qpu_seconds
+            if outcome == "completed":
+                self._checkpoints.pop(lease.job_id, None)
             self._cond.notify_all()
+
+    def fall_back(self, request: ReservationRequest, reason: str) -> Lease:
+        """A fallback lease, decided locally."""
+        return fallback_lease(request, reason)
 
 
 def _first_free(candidates: Sequence[str], busy: dict[str, str]) -> str | None:

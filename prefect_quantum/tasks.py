@@ -25,6 +25,7 @@ from qiskit import QuantumCircuit
 from prefect_quantum import pipeline, progress
 from prefect_quantum.errors import is_transient
 from prefect_quantum.fleet import (
+    Checkpoint,
     DeviceOfflineCheckpointError,
     Execution,
     Fleet,
@@ -72,6 +73,10 @@ class JobRun:
             fallback=opts.fallback,
             fallback_device=self.checks[0].device,
             no_candidate_reason=f"no eligible device ({reasons or 'all went offline'})",
+            num_qubits=self.job.width,
+            shots=self.job.request.shots,
+            circuit_shots=self.job.request.shots * pipeline.batch_size(self.job),
+            compliance_domain=opts.compliance_domain,
         )
 
     def backend(self, lease: Lease) -> SimulatedQPU:
@@ -136,42 +141,85 @@ def reserve_task(run: JobRun) -> Lease:
 def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutcome:
     """Run the batch (with its mitigation circuits) under the job's lease, in chunks.
 
-    A retry re-reserves, possibly on another device. With ``fallback_reason`` the batch
-    runs on the fallback simulator instead.
+    Between chunks the lease is heartbeated; when the scheduler asks for the device back,
+    the counts so far are checkpointed, the lease released, and the job re-queued keeping
+    its age; it resumes with the remaining shots. A retry re-reserves, possibly on another
+    device. With ``fallback_reason`` the batch runs on the fallback simulator instead.
     """
     if fallback_reason is not None:
-        run.lease = fallback_lease(run.reservation_request(), fallback_reason)
+        run.lease = run.reserver.fall_back(run.reservation_request(), fallback_reason)
     elif run.lease is None:
         run.lease = run.reserver.reserve(run.reservation_request())
-    lease = run.lease
-    backend = run.backend(lease)
-    transpiled = run.compiled[lease.device]
-    batch = pipeline.build_batch(run.job, transpiled)
     total = run.job.request.shots
     artifact = cast(UUID, create_progress_artifact(0.0, description=f"Shots of {total} done"))
+    while True:
+        lease = run.lease
+        backend = run.backend(lease)
+        transpiled = run.compiled[lease.device]
+        batch = pipeline.build_batch(run.job, transpiled)
+        resume = _resume_point(run, lease)
+        already = resume.qpu_seconds if resume else 0.0
 
-    def on_chunk(p: Progress) -> bool:
-        update_progress_artifact(artifact, 100.0 * p.shots_done / p.shots_total)
-        progress.report(lease.job_id, p.shots_done, p.shots_total)
-        return run.reserver.should_stop(lease)
+        def on_chunk(p: Progress, lease: Lease = lease, already: float = already) -> bool:
+            update_progress_artifact(artifact, 100.0 * p.shots_done / p.shots_total)
+            progress.report(lease.job_id, p.shots_done, p.shots_total)
+            return run.reserver.heartbeat(
+                lease, shots_done=p.shots_done, qpu_seconds=p.qpu_seconds - already
+            )
 
-    started = time.perf_counter()
-    try:
-        execution = pipeline.run_batch(backend, batch, run.job, should_stop=on_chunk)
-    except DeviceOfflineCheckpointError as exc:
-        done, qpu_s = exc.checkpoint.shots_done, exc.checkpoint.qpu_seconds
-        run.runs.append(_device_run(lease, backend, len(batch), done, 0, qpu_s, "offline"))
-        run.reserver.release(lease, qpu_seconds=qpu_s)
-        run.lease = None
-        raise
-    run.reserver.release(lease, qpu_seconds=execution.qpu_seconds)
-    record = _device_run(
-        lease, backend, len(batch), execution.shots, execution.chunks, execution.qpu_seconds,
-        "completed",
-    )
-    record.extra["wall_s"] = time.perf_counter() - started
-    run.runs.append(record)
-    return ExecuteOutcome(lease, backend, list(transpiled), execution)
+        started = time.perf_counter()
+        try:
+            execution = pipeline.run_batch(backend, batch, run.job, on_chunk, resume)
+        except DeviceOfflineCheckpointError as exc:
+            # [R1] transient: keep the partial counts, give the lease back, let Prefect retry.
+            point = exc.checkpoint
+            run.reserver.save_checkpoint(lease, _checkpoint_doc(point.to_dict(), backend))
+            run.reserver.release(
+                lease, qpu_seconds=point.qpu_seconds - already, outcome="failed",
+                shots_done=point.shots_done,
+            )
+            run.runs.append(_device_run(lease, backend, len(batch), point.shots_done, 0,
+                                        point.qpu_seconds - already, "offline"))
+            run.lease = None
+            raise
+        used = execution.qpu_seconds - already
+        record = _device_run(lease, backend, len(batch), execution.shots, execution.chunks,
+                             used, "preempted" if execution.stopped else "completed")
+        record.extra["wall_s"] = time.perf_counter() - started
+        run.runs.append(record)
+        if not execution.stopped:
+            run.reserver.release(
+                lease, qpu_seconds=used, outcome="completed", shots_done=execution.shots
+            )
+            return ExecuteOutcome(lease, backend, list(transpiled), execution)
+        # [P7] preempted between chunks: checkpoint, yield the device, wait for another.
+        doc = _checkpoint_doc(execution.checkpoint().to_dict(), backend)
+        run.reserver.save_checkpoint(lease, doc)
+        run.reserver.release(
+            lease, qpu_seconds=used, outcome="preempted", shots_done=execution.shots
+        )
+        get_run_logger().warning(
+            "preempted on %s after %d of %d shots; re-queued", lease.device, execution.shots,
+            total,
+        )
+        run.lease = run.reserver.reserve(run.reservation_request())
+
+
+def _checkpoint_doc(data: dict[str, Any], backend: SimulatedQPU) -> dict[str, Any]:
+    return {**data, "device": backend.name, "snapshot_id": backend.snapshot_id}
+
+
+def _resume_point(run: JobRun, lease: Lease) -> Checkpoint | None:
+    """The job's checkpoint, unless the job now runs on a fallback simulator.
+
+    Counts are over the logical circuits' bits, so shots done on one QPU and the rest on
+    another add up to one sample of the job; a fallback starts afresh so that its rows
+    are wholly simulated.
+    """
+    if lease.backend_kind != "qpu":
+        return None
+    doc = run.reserver.load_checkpoint(lease.job_id)
+    return Checkpoint.from_dict(doc) if doc else None
 
 
 def _device_run(
@@ -181,7 +229,7 @@ def _device_run(
     return DeviceRun(
         device=backend.name,
         backend_kind=lease.backend_kind,
-        calibration_snapshot=backend.calibration.snapshot_id,
+        calibration_snapshot=backend.snapshot_id,
         circuits_executed=circuits,
         shots=shots,
         chunks=chunks,
@@ -222,7 +270,7 @@ def build_result(run: JobRun, outcome: ExecuteOutcome, values: list[CircuitValue
             "device": outcome.backend.name,
             "backend_kind": outcome.lease.backend_kind,
             "shots": outcome.execution.shots,
-            "calibration_snapshot": outcome.backend.calibration.snapshot_id,
+            "calibration_snapshot": outcome.backend.snapshot_id,
             "raw_value": value.raw_value,
             "mitigated_value": value.mitigated_value,
             "stderr": value.stderr,

@@ -1,0 +1,97 @@
+"""hybrid_job through the QuantumScheduler block: leases, usage, preemption, retries, fallback.
+
+Tests are named after the rules of docs/scheduling.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from prefect_quantum import hybrid_job
+from prefect_quantum.blocks import QuantumFleet, QuantumScheduler
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def _scheduler(
+    tmp_path: Path, devices: list[str], time_scale: float = 0.0, **policy: object
+) -> QuantumScheduler:
+    return QuantumScheduler(
+        store_url=SecretStr(f"sqlite:///{tmp_path / 'sched.db'}"),
+        fleet_config=QuantumFleet(devices=devices, time_scale=time_scale),
+        **policy,  # type: ignore[arg-type]
+    )
+
+
+def test_S1_job_is_granted_charged_and_audited(tmp_path: Path) -> None:
+    scheduler = _scheduler(tmp_path, ["ibm_brussels", "ibm_kyiv"])
+    result = hybrid_job(["ghz:3"], shots=1000, tenant="chem", scheduler=scheduler)
+    row = result.to_dicts()[0]
+    assert row["backend_kind"] == "qpu" and row["shots"] == 1000
+    usage = {u["tenant"]: u for u in scheduler.store.usage()}
+    assert usage["chem"]["decayed_qpu_s"] > 0
+    kinds = [a["kind"] for a in scheduler.store.audit(result.job_id)]
+    assert kinds[0] == "submitted" and "granted" in kinds and "completed" in kinds
+
+
+def test_P7_preempted_job_resumes_and_keeps_exact_shots(tmp_path: Path) -> None:
+    scheduler = _scheduler(
+        tmp_path, ["ibm_brussels"], time_scale=3.0, preemption_grace_s=0.0, min_run_s=0.0
+    )
+    results: dict[str, object] = {}
+
+    def low() -> None:
+        results["low"] = hybrid_job(
+            ["ghz:3"], shots=4000, tenant="batch", priority="low", scheduler=scheduler,
+            options={"chunk_shots": 250, "job_id": "low-job"},
+        )
+
+    thread = threading.Thread(target=low)
+    thread.start()
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until the low job holds the device
+        if any(r["state"] == "running" for r in scheduler.store.queue()):
+            break
+        time.sleep(0.05)
+    urgent = hybrid_job(["bell"], shots=500, tenant="ops", priority="urgent",
+                        scheduler=scheduler, options={"chunk_shots": 250})
+    thread.join(120)
+    low_result = results["low"]
+    assert urgent.to_dicts()[0]["backend_kind"] == "qpu"
+    runs = low_result.device_runs.to_dicts()  # type: ignore[attr-defined]
+    assert [r["status"] for r in runs][0] == "preempted"
+    assert runs[-1]["status"] == "completed"
+    assert low_result.to_dicts()[0]["shots"] == 4000  # type: ignore[attr-defined]
+    kinds = [a["kind"] for a in scheduler.store.audit("low-job")]
+    assert "preempt_requested" in kinds or "preempted" in kinds
+
+
+def test_R1_device_offline_mid_job_retries_on_another_device(tmp_path: Path) -> None:
+    scheduler = _scheduler(tmp_path, ["ibm_brussels", "ibm_strasbourg"], retry_backoff_s=0.1)
+    scheduler.fleet.get("ibm_brussels").schedule_outage(after_chunks=1)
+    scheduler.fleet.get("ibm_strasbourg").schedule_outage(after_chunks=1)
+    # The first device the job lands on fails after one chunk; the retry uses the other one,
+    # which fails too; the next retry has nowhere to go and the job falls back ([B1]).
+    result = hybrid_job(["ghz:3"], shots=2000, scheduler=scheduler,
+                        options={"chunk_shots": 500})
+    runs = result.device_runs.to_dicts()
+    assert [r["status"] for r in runs[:2]] == ["offline", "offline"]
+    row = result.to_dicts()[0]
+    assert row["backend_kind"] == "simulator-fallback"
+    assert row["shots"] == 2000
+    assert row["fallback_reason"]
+
+
+def test_B1_no_eligible_device_falls_back_with_reason(tmp_path: Path) -> None:
+    scheduler = _scheduler(tmp_path, ["ibm_brussels"])
+    scheduler.fleet.get("ibm_brussels").online = False
+    result = hybrid_job(["ghz:3"], shots=300, scheduler=scheduler)
+    row = result.to_dicts()[0]
+    assert row["backend_kind"] == "simulator-fallback"
+    assert row["fallback_reason"]
+    assert any(a["kind"] == "fell_back" for a in scheduler.store.audit(result.job_id))
