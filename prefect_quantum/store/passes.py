@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, select, update
 
+from prefect_quantum.errors import InvalidInputError
 from prefect_quantum.scheduling import (
     Decisions,
     Expiration,
@@ -96,6 +97,69 @@ def requeue(
         )
     )
     return request
+
+
+def settle(
+    conn: Connection,
+    audit: AuditWriter,
+    now: float,
+    config: PolicyConfig,
+    lease: Row[Any],
+    qpu_seconds: float | None,
+    outcome: str,
+    shots_done: int | None,
+    retry: bool,
+) -> None:
+    """Apply a worker's release of a live lease (see `SchedulerStore.release`); a None
+    `qpu_seconds` charges the time the lease held the device, a None `shots_done` means
+    all shots when completed, else the checkpointed ones."""
+    job = conn.execute(select(requests).where(requests.c.job_id == lease.job_id)).one()
+    checkpointed = job.shots_done
+    if shots_done is None:
+        shots_done = job.shots_total if outcome == "completed" else checkpointed
+    if shots_done > job.shots_total:
+        raise InvalidInputError(
+            "shots_done", f"{shots_done} exceeds the job's {job.shots_total} shots"
+        )
+    if outcome == "preempted" and shots_done != checkpointed:
+        raise InvalidInputError(
+            "shots_done",
+            f"a preempted job resumes from its checkpoint ({checkpointed} shots); "
+            f"save_checkpoint before releasing, got {shots_done}",
+        )
+    charged = max(0.0, now - lease.started_at) if qpu_seconds is None else qpu_seconds
+    charge(conn, lease, charged, outcome, now, config)
+    conn.execute(delete(leases).where(leases.c.lease_id == lease.lease_id))
+    common = {"job_id": job.job_id, "tenant": job.tenant, "device": lease.device}
+    audit.append(
+        now, "released", reason=f"worker reported {outcome}",
+        detail={"lease_id": lease.lease_id, "outcome": outcome, "qpu_seconds": charged,
+                "shots_done": shots_done}, **common,
+    )
+    if outcome == "completed":
+        conn.execute(update(requests).where(requests.c.job_id == job.job_id).values(
+            state="completed", shots_done=shots_done, reason="completed",
+            updated_at=now,
+        ))
+        audit.append(now, "completed", reason="completed",
+                        detail={"shots_done": shots_done}, **common)
+    elif outcome == "preempted":
+        reason = f"[P7] preempted by {lease.preempted_by}" if lease.preempted_by else \
+            "[P7] yielded the device"
+        requeue(conn, job.job_id, now, reason,
+                preemption_count=job.preemption_count + 1, shots_done=shots_done)
+        audit.append(
+            now, "preempted", reason=reason,
+            detail={"by_job_id": lease.preempted_by, "shots_done": shots_done,
+                    "preemption_count": job.preemption_count + 1}, **common,
+        )
+    elif retry:
+        requeue(conn, job.job_id, now, "[R2] re-queued after a failed attempt",
+                retries_used=job.retries_used + 1)
+    else:
+        conn.execute(update(requests).where(requests.c.job_id == job.job_id).values(
+            state="failed", reason="failed permanently", updated_at=now,
+        ))
 
 
 def expire_lease(

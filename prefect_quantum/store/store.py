@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, delete, exists, func, select, update
+from sqlalchemy import Connection, Row, exists, func, select, update
 
 from prefect_quantum.errors import InvalidInputError, LeaseLostError
 from prefect_quantum.scheduling import (
@@ -23,9 +23,7 @@ from prefect_quantum.scheduling import (
     DeviceState,
     PolicyConfig,
     Request,
-    decayed_usage,
     decide,
-    usage_ratio,
 )
 from prefect_quantum.store.audit import AuditWriter, read_audit, verify_chain
 from prefect_quantum.store.engine import (
@@ -35,19 +33,18 @@ from prefect_quantum.store.engine import (
     read_transaction,
     write_transaction,
 )
+from prefect_quantum.store.inspection import queue_view, usage_view
 from prefect_quantum.store.passes import (
     Decide,
-    charge,
     decision_pass,
-    requeue,
     session_limits,
+    settle,
 )
 from prefect_quantum.store.schema import (
     checkpoints,
     leases,
     requests,
     scheduler_lock,
-    tenant_usage,
     usage_ledger,
 )
 from prefect_quantum.store.schema import (
@@ -499,7 +496,8 @@ class SchedulerStore:
             if lease is not None:
                 if lease.job_id != job_id:
                     raise InvalidInputError("lease_id", f"{lease_id} is not job {job_id}'s")
-                self._settle(tx, lease, qpu_seconds, outcome, shots_done, retry)
+                settle(tx.conn, tx.audit, tx.now, self.policy, lease, qpu_seconds, outcome,
+                       shots_done, retry)
                 self._pass(tx)
                 return
             settled = tx.conn.execute(
@@ -511,63 +509,6 @@ class SchedulerStore:
         if settled is None or settled.outcome == "expired":
             raise LeaseLostError(f"job {job_id}: lease {lease_id} expired or was revoked")
         # else: released before; releasing again changes nothing
-
-    def _settle(
-        self,
-        tx: _Tx,
-        lease: Row[Any],
-        qpu_seconds: float | None,
-        outcome: str,
-        shots_done: int | None,
-        retry: bool,
-    ) -> None:
-        job = self._job_row(tx.conn, lease.job_id)
-        checkpointed = job.shots_done
-        if shots_done is None:
-            shots_done = job.shots_total if outcome == "completed" else checkpointed
-        if shots_done > job.shots_total:
-            raise InvalidInputError(
-                "shots_done", f"{shots_done} exceeds the job's {job.shots_total} shots"
-            )
-        if outcome == "preempted" and shots_done != checkpointed:
-            raise InvalidInputError(
-                "shots_done",
-                f"a preempted job resumes from its checkpoint ({checkpointed} shots); "
-                f"save_checkpoint before releasing, got {shots_done}",
-            )
-        charged = max(0.0, tx.now - lease.started_at) if qpu_seconds is None else qpu_seconds
-        charge(tx.conn, lease, charged, outcome, tx.now, self.policy)
-        tx.conn.execute(delete(leases).where(leases.c.lease_id == lease.lease_id))
-        common = {"job_id": job.job_id, "tenant": job.tenant, "device": lease.device}
-        tx.audit.append(
-            tx.now, "released", reason=f"worker reported {outcome}",
-            detail={"lease_id": lease.lease_id, "outcome": outcome, "qpu_seconds": charged,
-                    "shots_done": shots_done}, **common,
-        )
-        if outcome == "completed":
-            tx.conn.execute(update(requests).where(requests.c.job_id == job.job_id).values(
-                state="completed", shots_done=shots_done, reason="completed",
-                updated_at=tx.now,
-            ))
-            tx.audit.append(tx.now, "completed", reason="completed",
-                            detail={"shots_done": shots_done}, **common)
-        elif outcome == "preempted":
-            reason = f"[P7] preempted by {lease.preempted_by}" if lease.preempted_by else \
-                "[P7] yielded the device"
-            requeue(tx.conn, job.job_id, tx.now, reason,
-                    preemption_count=job.preemption_count + 1, shots_done=shots_done)
-            tx.audit.append(
-                tx.now, "preempted", reason=reason,
-                detail={"by_job_id": lease.preempted_by, "shots_done": shots_done,
-                        "preemption_count": job.preemption_count + 1}, **common,
-            )
-        elif retry:
-            requeue(tx.conn, job.job_id, tx.now, "[R2] re-queued after a failed attempt",
-                    retries_used=job.retries_used + 1)
-        else:
-            tx.conn.execute(update(requests).where(requests.c.job_id == job.job_id).values(
-                state="failed", reason="failed permanently", updated_at=tx.now,
-            ))
 
     def finish_fallback(
         self, job_id: str, *, outcome: Literal["completed", "failed"], shots_done: int
@@ -592,68 +533,14 @@ class SchedulerStore:
     # -- inspection ---------------------------------------------------------------------
 
     def queue(self, *, include_finished: bool = False) -> list[dict[str, Any]]:
-        """Jobs waiting, running or on a fallback simulator (all jobs with
-        `include_finished`), oldest first, with their current lease if any."""
+        """See `queue_view`."""
         with read_transaction(self._engine) as conn:
-            now = self._clock()
-            query = select(requests).order_by(requests.c.submitted_at, requests.c.job_id)
-            if not include_finished:
-                query = query.where(requests.c.state.in_(("waiting", "running", "fallback")))
-            held = {row.job_id: row for row in conn.execute(select(leases))}
-            out = []
-            for row in conn.execute(query):
-                lease = held.get(row.job_id)
-                out.append({
-                    "job_id": row.job_id, "tenant": row.tenant,
-                    "priority_class": row.priority_class, "state": row.state,
-                    "submitted_at": row.submitted_at, "wait_s": now - row.submitted_at,
-                    "device": row.device if lease is None else lease.device,
-                    "lease_id": None if lease is None else lease.lease_id,
-                    "shots_done": row.shots_done, "shots_total": row.shots_total,
-                    "preemption_count": row.preemption_count,
-                    "retries_used": row.retries_used, "session": row.is_session,
-                    "fallback_kind": row.fallback_kind, "reason": row.reason,
-                })
-            return out
+            return queue_view(conn, self._clock(), include_finished)
 
     def usage(self) -> list[dict[str, Any]]:
-        """Per tenant: decayed QPU-seconds (settled, in flight, effective), share and
-        standing. Fractions and `rho` are over the active tenants ([F2])."""
+        """See `usage_view`."""
         with read_transaction(self._engine) as conn:
-            now = self._clock()
-            settled = {
-                row.tenant: decayed_usage(row.decayed_qpu_seconds, row.as_of, now, 0.0,
-                                          self.policy.half_life_s)
-                for row in conn.execute(select(tenant_usage))
-            }
-            in_flight: dict[str, float] = {}
-            for row in conn.execute(select(leases.c.tenant, leases.c.started_at)):
-                in_flight[row.tenant] = in_flight.get(row.tenant, 0.0) + max(
-                    0.0, now - row.started_at)
-            active = set(conn.execute(
-                select(requests.c.tenant).where(requests.c.state.in_(("waiting", "running")))
-                .distinct()
-            ).scalars())
-        tenants = sorted(set(settled) | set(in_flight) | active)
-        effective = {t: settled.get(t, 0.0) + in_flight.get(t, 0.0) for t in tenants}
-        total_share = sum(self.policy.share_of(t) for t in active)
-        total_usage = max(1.0, sum(effective[t] for t in active))
-        out = []
-        for tenant in tenants:
-            share = self.policy.share_of(tenant)
-            rho = (usage_ratio(effective[tenant], share, total_usage, total_share)
-                   if tenant in active else None)
-            standing = ("idle" if rho is None else "below share" if rho < 0.95
-                        else "over share" if rho > 1.05 else "at share")
-            out.append({
-                "tenant": tenant, "settled_qpu_s": settled.get(tenant, 0.0),
-                "in_flight_qpu_s": in_flight.get(tenant, 0.0),
-                "decayed_qpu_s": effective[tenant], "share": share, "active": tenant in active,
-                "target_fraction": share / total_share if tenant in active else None,
-                "usage_fraction": effective[tenant] / total_usage if tenant in active else None,
-                "rho": rho, "standing": standing,
-            })
-        return out
+            return usage_view(conn, self._clock(), self.policy)
 
     def audit(self, job_id: str | None = None) -> list[dict[str, Any]]:
         """Audit records in order, all or one job's."""
