@@ -480,3 +480,26 @@ def test_S2_poll_runs_a_pass_only_when_one_is_due(make_store: MakeStore,
     store.poll("busy")  # the lease deadline passed: a pass expires it [S2]
     assert len(passes) == before + 3
     assert kinds(store, "busy")[-2:] == ["expired", "granted"]
+
+
+def test_S1_a_pass_is_one_locked_transaction(make_store: MakeStore, store_url: str) -> None:
+    store = make_store(FAST)
+    store.register_devices([qpu("qa")])
+    statements: list[str] = []
+    engine = store._engine  # the store's own engine, to see what it sends
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        store.run_pass()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    if store_url.startswith("sqlite"):
+        begin, lock = statements[:2]
+        assert begin == "BEGIN IMMEDIATE" and "FROM PQ_SCHEDULER_LOCK" in lock
+    else:  # psycopg opens the transaction itself; the row lock comes first
+        lock = statements[0]
+        assert "FROM PQ_SCHEDULER_LOCK" in lock and lock.endswith("FOR UPDATE")
+    assert sum(s.startswith("BEGIN") for s in statements) <= 1
