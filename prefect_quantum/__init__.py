@@ -27,6 +27,8 @@ _LAZY = {
     "JobResult": "prefect_quantum.results",
     "Fleet": "prefect_quantum.fleet",
     "FleetConfig": "prefect_quantum.fleet",
+    "QuantumFleet": "prefect_quantum.blocks",
+    "QuantumScheduler": "prefect_quantum.blocks",
 }
 
 __all__ = [
@@ -37,11 +39,14 @@ __all__ = [
     "JobResult",
     "PermanentError",
     "PrefectQuantumError",
+    "QuantumFleet",
+    "QuantumScheduler",
     "TransientError",
     "hybrid_job",
 ]
 
 if TYPE_CHECKING:
+    from prefect_quantum.blocks import QuantumFleet, QuantumScheduler
     from prefect_quantum.fleet import Fleet, FleetConfig
     from prefect_quantum.flows import hybrid_job
     from prefect_quantum.job import JobOptions, JobRequest
@@ -53,3 +58,9 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'prefect_quantum' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    # inspect.getmembers (and so `prefect block register -m prefect_quantum`) sees the
+    # lazy names too.
+    return sorted(set(globals()) | set(_LAZY))

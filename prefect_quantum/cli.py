@@ -106,6 +106,11 @@ def run(
     fallback: Annotated[str, typer.Option(help="Fallback simulator: noisy, ideal or none.")] = (
         "noisy"
     ),
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Saved QuantumScheduler block to queue through ('default' works "
+                     "unsaved: the default SQLite store)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
 ) -> None:
     """Run the hybrid_job flow on the local Prefect API and print one row per circuit."""
@@ -127,6 +132,8 @@ def run(
         pipeline.prepare(request)
         pipeline.candidate_devices(request, default_fleet())
         with quick_flows(), _progress_bar(not as_json and err.is_terminal):
+            if scheduler:
+                kwargs["scheduler"] = _load_scheduler(scheduler)
             return hybrid_job(circuits, shots, **kwargs)
 
     result = _guard(go)
@@ -179,3 +186,68 @@ def fleet(
     for row in rows:
         table.add_row(*(_fmt(v) for v in row.values()))
     out.print(table)
+
+
+def _load_scheduler(name: str) -> Any:
+    """A saved scheduler block; ``default`` falls back to the default configuration."""
+    from prefect_quantum.blocks import QuantumScheduler
+
+    try:
+        return QuantumScheduler.load(name)
+    except ValueError:
+        if name == "default":
+            return QuantumScheduler()
+        raise InvalidInputError("scheduler", f"no saved QuantumScheduler block named {name!r}")
+
+
+def _scheduler_store(url: str | None, block: str | None) -> Any:
+    """The store of a saved scheduler block, or of a URL (the default SQLite file)."""
+    if block:
+        from prefect_quantum.blocks import QuantumScheduler
+
+        return _guard(lambda: QuantumScheduler.load(block)).store  # type: ignore[union-attr]
+    from prefect_quantum.scheduling import PolicyConfig
+    from prefect_quantum.store import SchedulerStore
+
+    return SchedulerStore(url, PolicyConfig())
+
+
+def _print_rows(rows: list[dict[str, Any]], title: str, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    if not rows:
+        out.print(f"{title}: empty")
+        return
+    table = Table(title=title)
+    for key in rows[0]:
+        table.add_column(key, overflow="fold")
+    for row in rows:
+        table.add_row(*(_fmt(v) for v in row.values()))
+    out.print(table)
+
+
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="Store URL; the default SQLite file when omitted.")
+]
+BlockOption = Annotated[
+    str | None, typer.Option("--block", help="Name of a saved QuantumScheduler block.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command()
+def queue(
+    url: UrlOption = None, block: BlockOption = None, as_json: JsonOption = False,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Include finished jobs.")] = False,
+) -> None:
+    """Jobs waiting, running or on a fallback simulator, oldest first."""
+    store = _scheduler_store(url, block)
+    _print_rows(store.queue(include_finished=all_jobs), "queue", as_json)
+
+
+@app.command()
+def usage(url: UrlOption = None, block: BlockOption = None, as_json: JsonOption = False) -> None:
+    """QPU-seconds per tenant (decayed), their shares and fair-share standing."""
+    store = _scheduler_store(url, block)
+    _print_rows(store.usage(), "usage", as_json)
