@@ -197,7 +197,9 @@ def _load_scheduler(name: str) -> Any:
     except ValueError:
         if name == "default":
             return QuantumScheduler()
-        raise InvalidInputError("scheduler", f"no saved QuantumScheduler block named {name!r}")
+        raise InvalidInputError(
+            "scheduler", f"no saved QuantumScheduler block named {name!r}"
+        ) from None
 
 
 def _scheduler_store(url: str | None, block: str | None) -> Any:

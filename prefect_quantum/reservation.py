@@ -119,7 +119,9 @@ class LocalReserver:
             while True:
                 free = _first_free(request.candidates, self._busy)
                 if free is not None:
-                    lease = Lease(uuid.uuid4().hex, request.job_id, free, "qpu", tenant=request.tenant)
+                    lease = Lease(
+                        uuid.uuid4().hex, request.job_id, free, "qpu", tenant=request.tenant
+                    )
                     self._busy[free] = lease.lease_id
                     return lease
                 remaining = deadline - time.monotonic()

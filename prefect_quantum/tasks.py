@@ -33,7 +33,7 @@ from prefect_quantum.fleet import (
     SimulatedQPU,
 )
 from prefect_quantum.pipeline import CircuitValue, DeviceCheck, DeviceRun, PreparedJob
-from prefect_quantum.reservation import Lease, ReservationRequest, Reserver, fallback_lease
+from prefect_quantum.reservation import Lease, ReservationRequest, Reserver
 from prefect_quantum.results import JobResult, circuit_rows, device_run_rows
 
 

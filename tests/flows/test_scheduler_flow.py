@@ -64,7 +64,7 @@ def test_P7_preempted_job_resumes_and_keeps_exact_shots(tmp_path: Path) -> None:
     low_result = results["low"]
     assert urgent.to_dicts()[0]["backend_kind"] == "qpu"
     runs = low_result.device_runs.to_dicts()  # type: ignore[attr-defined]
-    assert [r["status"] for r in runs][0] == "preempted"
+    assert runs[0]["status"] == "preempted"
     assert runs[-1]["status"] == "completed"
     assert low_result.to_dicts()[0]["shots"] == 4000  # type: ignore[attr-defined]
     kinds = [a["kind"] for a in scheduler.store.audit("low-job")]
