@@ -6,6 +6,9 @@ A Block holds configuration only; it builds the core objects (:class:`~prefect_q
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -18,7 +21,7 @@ from prefect_quantum.scheduling.model import FallbackMode
 
 if TYPE_CHECKING:
     from prefect_quantum.fleet import Fleet
-    from prefect_quantum.scheduler import SchedulerReserver
+    from prefect_quantum.scheduler import SchedulerReserver, SchedulerSession
     from prefect_quantum.store import SchedulerStore
 
 _DOCS = "https://github.com/prefect-quantum/prefect-quantum/blob/main/docs/scheduling.md"
@@ -188,6 +191,52 @@ class QuantumScheduler(Block):
         from prefect_quantum.scheduler import SchedulerReserver
 
         return SchedulerReserver(self)
+
+    def session(
+        self,
+        *,
+        tenant: str = "default",
+        priority: str = "normal",
+        num_qubits: int = 1,
+        shots: int = 4000,
+        circuits_per_iteration: int = 1,
+        devices: Sequence[str] | None = None,
+        max_duration_s: float = 3600.0,
+        idle_timeout_s: float = 300.0,
+        job_id: str | None = None,
+    ) -> AbstractContextManager[SchedulerSession]:
+        """Hold a device across the iterations of a variational loop ([L4]).
+
+        The session is charged to ``tenant`` and yields its device between iterations
+        when a higher class asks for it, then waits for a device again.
+        """
+        from prefect_quantum.reservation import ReservationRequest
+        from prefect_quantum.scheduler import open_session
+
+        self.priority_level(priority)
+        allowed = [self.fleet.get(d) for d in devices] if devices else self.fleet.online()
+        ranked = sorted(
+            (d for d in allowed if d.num_qubits >= num_qubits and d.online),
+            key=lambda d: (d.calibration.error_score, d.name),
+        )
+        if not ranked:
+            raise InvalidInputError("num_qubits", f"no online device has {num_qubits} qubits")
+        request = ReservationRequest(
+            job_id=job_id or f"session-{uuid.uuid4().hex[:12]}",
+            tenant=tenant,
+            priority=priority,
+            candidates=tuple(d.name for d in ranked),
+            max_wait_s=300.0,
+            fallback=self.fallback,
+            fallback_device=ranked[0].name,
+            num_qubits=num_qubits,
+            shots=shots,
+            circuit_shots=shots * circuits_per_iteration,
+        )
+        return open_session(
+            self.reserver(), request, max_duration_s=max_duration_s,
+            idle_timeout_s=idle_timeout_s,
+        )
 
     def priority_level(self, name: str) -> int:
         """The level of a named class; InvalidInputError naming ``priority`` otherwise."""

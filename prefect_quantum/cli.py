@@ -6,6 +6,7 @@ Bad input exits with code 2 and a message naming the input, before any flow run 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,8 @@ ROW_KEYS = (
 
 def main() -> None:
     """Entry point of the console script."""
+    # Offline machines: Prefect's telemetry would only log errors.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     app()
 
 
