@@ -113,8 +113,8 @@ class SchedulerReserver:
         self._sync_devices()
         store = self.scheduler.store
         status = store.submit(self.core_request(request), payload={"priority": request.priority})
-        if status.state == "waiting" and status.shots_done == 0:
-            emit("submitted", request.job_id, request.tenant, None, priority=request.priority)
+        emit("submitted", request.job_id, request.tenant, None, priority=request.priority,
+             shots_done=status.shots_done)
         delay = self.poll_min_s
         while status.state == "waiting":
             time.sleep(delay)

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from prefect.events.worker import EventsWorker
+from prefect.testing.fixtures import asserting_events_worker  # noqa: F401  (a fixture)
 from pydantic import SecretStr
 
 from prefect_quantum import hybrid_job
@@ -95,3 +97,52 @@ def test_B1_no_eligible_device_falls_back_with_reason(tmp_path: Path) -> None:
     assert row["backend_kind"] == "simulator-fallback"
     assert row["fallback_reason"]
     assert any(a["kind"] == "fell_back" for a in scheduler.store.audit(result.job_id))
+
+
+def test_S2_events_name_the_job_tenant_and_device(
+    tmp_path: Path, asserting_events_worker: EventsWorker
+) -> None:
+    scheduler = _scheduler(tmp_path, ["ibm_brussels"])
+    result = hybrid_job(["ghz:3"], shots=200, tenant="chem", scheduler=scheduler)
+    asserting_events_worker.drain()
+    events = [
+        e for e in asserting_events_worker._client.events  # type: ignore[attr-defined]
+        if e.event.startswith("prefect-quantum.job.")
+    ]
+    names = [e.event.rsplit(".", 1)[-1] for e in events]
+    assert names == ["submitted", "granted", "completed"]
+    granted = events[1]
+    assert granted.resource.id == f"prefect-quantum.job.{result.job_id}"
+    related = {r.id for r in granted.related}
+    assert {"prefect-quantum.tenant.chem", "prefect-quantum.device.ibm_brussels"} <= related
+
+
+def test_L3_rerun_of_a_crashed_job_id_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    scheduler = _scheduler(tmp_path, ["ibm_brussels"], lease_ttl_s=1.0)
+    # A run that dies after two chunks: it checkpointed 1000 shots and never released.
+    reserver = scheduler.reserver()
+    from prefect_quantum import pipeline
+    from prefect_quantum.job import JobRequest
+    from prefect_quantum.tasks import JobRun
+
+    request = JobRequest.build(["ghz:3"], 2000, options={"job_id": "crashy", "chunk_shots": 500})
+    run = JobRun(pipeline.prepare(request), scheduler.fleet, reserver)
+    run.compiled = pipeline.compile_for(run.job, [scheduler.fleet.get("ibm_brussels")])
+    run.checks = pipeline.check_calibration(
+        run.job, [scheduler.fleet.get("ibm_brussels")], run.compiled
+    )
+    lease = reserver.reserve(run.reservation_request())
+    device = scheduler.fleet.get(lease.device)
+    partial = pipeline.run_batch(
+        device, run.compiled[lease.device], run.job, should_stop=lambda p: p.shots_done >= 1000
+    )
+    reserver.save_checkpoint(lease, {**partial.checkpoint().to_dict(), "device": device.name})
+    # ... the process is gone; the same job id runs again once the lease has expired.
+    time.sleep(1.2)
+    result = hybrid_job(["ghz:3"], shots=2000, scheduler=scheduler,
+                        options={"job_id": "crashy", "chunk_shots": 500})
+    run_rows = result.device_runs.to_dicts()
+    assert result.to_dicts()[0]["shots"] == 2000
+    assert run_rows[-1]["chunks"] == 2  # only the remaining 1000 shots ran
+    kinds = [a["kind"] for a in scheduler.store.audit("crashy")]
+    assert "expired" in kinds
