@@ -20,3 +20,7 @@ def prefect_api() -> Iterator[None]:
         updates={"flows.heartbeat_frequency": None}
     ):
         yield
+
+
+# Prefect's fixture that records emitted events (used by the scheduler event tests).
+from prefect.testing.fixtures import asserting_events_worker  # noqa: E402, F401

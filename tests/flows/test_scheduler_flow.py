@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from prefect.events.worker import EventsWorker
-from prefect.testing.fixtures import asserting_events_worker  # noqa: F401  (a fixture)
 from pydantic import SecretStr
 
 from prefect_quantum import hybrid_job
