@@ -18,7 +18,7 @@ from prefect_quantum import pipeline
 from prefect_quantum.blocks import QuantumScheduler
 from prefect_quantum.errors import is_transient
 from prefect_quantum.fleet import Fleet
-from prefect_quantum.job import JobOptions, JobRequest
+from prefect_quantum.job import JobOptions, JobRequest, MitigationName, PriorityName
 from prefect_quantum.reservation import LocalReserver, Reserver
 from prefect_quantum.results import JobResult
 from prefect_quantum.tasks import (
@@ -66,9 +66,9 @@ def _hybrid_job(
     circuits: Sequence[str | QuantumCircuit] | str | QuantumCircuit,
     shots: int = 4000,
     observables: str | list[str | None] | None = None,
-    mitigation: str = "none",
+    mitigation: MitigationName = "none",
     tenant: str = "default",
-    priority: str = "normal",
+    priority: PriorityName = "normal",
     options: JobOptions | dict[str, Any] | None = None,
     scheduler: QuantumScheduler | None = None,
     fleet: Fleet | None = None,
