@@ -124,8 +124,8 @@ class SchedulerReserver:
 
     def _lease(self, request: ReservationRequest, status: JobStatus) -> Lease:
         if status.state == "running" and status.lease_id and status.device:
-            emit("granted", request.job_id, request.tenant, status.device,
-                 shots_done=status.shots_done)
+            emit("resumed" if status.shots_done else "granted", request.job_id,
+                 request.tenant, status.device, shots_done=status.shots_done)
             return Lease(status.lease_id, request.job_id, status.device, "qpu",
                          tenant=request.tenant)
         if status.state == "fallback":

@@ -145,3 +145,38 @@ def test_L3_rerun_of_a_crashed_job_id_resumes_from_its_checkpoint(tmp_path: Path
     assert run_rows[-1]["chunks"] == 2  # only the remaining 1000 shots ran
     kinds = [a["kind"] for a in scheduler.store.audit("crashy")]
     assert "expired" in kinds
+
+
+def test_L4_session_yields_between_iterations_and_resumes(tmp_path: Path) -> None:
+    scheduler = _scheduler(tmp_path, ["ibm_brussels"], preemption_grace_s=0.0, min_run_s=0.0)
+    done: dict[str, object] = {}
+    with scheduler.session(tenant="loop", priority="low", num_qubits=2) as session:
+        first = session.begin_iteration()
+        session.end_iteration()
+        assert first.device == "ibm_brussels" and first.backend_kind == "qpu"
+        urgent = threading.Thread(target=lambda: done.update(r=hybrid_job(
+            ["bell"], shots=200, tenant="ops", priority="urgent", scheduler=scheduler)))
+        urgent.start()
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(
+            lease_row.get("preemption_requested") for lease_row in scheduler.store.leases()
+        ):
+            time.sleep(0.05)
+        again = session.begin_iteration()  # yields, waits for the urgent job, gets it back
+        session.end_iteration()
+        urgent.join(60)
+    assert session.pauses == 1 and session.iterations == 2
+    assert again.device == "ibm_brussels"
+    assert done["r"].to_dicts()[0]["backend_kind"] == "qpu"  # type: ignore[attr-defined]
+
+
+def test_R1_only_transient_errors_are_retried() -> None:
+    from prefect.states import Failed
+
+    from prefect_quantum.errors import CircuitTooWideError, DeviceOfflineError
+    from prefect_quantum.tasks import retry_transient_only
+
+    transient = Failed(data=DeviceOfflineError("gone"))
+    permanent = Failed(data=CircuitTooWideError("circuits", "too wide"))
+    assert retry_transient_only(None, None, transient)
+    assert not retry_transient_only(None, None, permanent)
