@@ -256,3 +256,36 @@ def usage(url: UrlOption = None, block: BlockOption = None, as_json: JsonOption 
     """QPU-seconds per tenant (decayed), their shares and fair-share standing."""
     store = _scheduler_store(url, block)
     _print_rows(store.usage(), "usage", as_json)
+
+
+audit_app = typer.Typer(help="The scheduler's hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    url: UrlOption = None, block: BlockOption = None, as_json: JsonOption = False
+) -> None:
+    """Check the audit log's hash chain; exit 1 naming the first altered record."""
+    store = _scheduler_store(url, block)
+    records = store.audit()
+    broken = store.verify_audit()
+    report = {"records": len(records), "intact": broken is None, "first_altered_seq": broken}
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+    elif broken is None:
+        out.print(f"audit log intact: {len(records)} records")
+    else:
+        err.print(f"[red]audit log altered:[/red] first bad record is seq {broken}")
+    if broken is not None:
+        raise typer.Exit(1)
+
+
+@audit_app.command("show")
+def audit_show(
+    job_id: Annotated[str | None, typer.Argument(help="Only this job's records.")] = None,
+    url: UrlOption = None, block: BlockOption = None, as_json: JsonOption = False,
+) -> None:
+    """Print audit records, all or one job's."""
+    store = _scheduler_store(url, block)
+    _print_rows(store.audit(job_id), "audit", as_json)

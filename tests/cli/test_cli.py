@@ -51,3 +51,30 @@ def test_queue_and_usage_json_on_an_empty_store(tmp_path: Path) -> None:
         result = runner.invoke(app, [command, "--url", url, "--json"])
         assert result.exit_code == 0, result.output
         assert json.loads(result.output) == []
+
+
+def test_audit_verify_detects_the_first_altered_record(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from prefect_quantum.scheduling import DeviceState, PolicyConfig, Request
+    from prefect_quantum.store import SchedulerStore
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = SchedulerStore(url, PolicyConfig())
+    store.register_devices([DeviceState("dev", True, 5, 100000.0)])
+    for k in range(3):
+        status = store.submit(Request(f"j{k}", "t", 1, 0.0, 1.0, 2))
+        if status.lease_id:
+            store.release(f"j{k}", status.lease_id, qpu_seconds=1.0, outcome="completed",
+                          shots_done=1)
+    ok = runner.invoke(app, ["audit", "verify", "--url", url, "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.output)["intact"] is True
+    records = store.audit()
+    victim = records[len(records) // 2]["seq"]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE pq_audit_log SET reason = 'edited' WHERE seq = :s"),
+                     {"s": victim})
+    bad = runner.invoke(app, ["audit", "verify", "--url", url, "--json"])
+    assert bad.exit_code == 1
+    assert json.loads(bad.output)["first_altered_seq"] == victim
