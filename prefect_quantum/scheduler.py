@@ -53,6 +53,11 @@ def device_states(fleet: Fleet, compliance: dict[str, list[str]], max_age_s: flo
     return states
 
 
+def _key(d: DeviceState) -> tuple[object, ...]:
+    """What a device's registration must agree on (its age keeps growing in the store)."""
+    return (d.online, d.num_qubits, d.speed, d.calibration_ok, d.compliance_domains)
+
+
 def emit(event: str, job_id: str, tenant: str, device: str | None, **payload: Any) -> None:
     """A Prefect event about a job, with its tenant and device as related resources."""
     from prefect.events import emit_event
@@ -80,10 +85,14 @@ class SchedulerReserver:
     poll_max_s: float = 0.5
 
     def _sync_devices(self) -> None:
+        """Write the fleet's devices to the store when they are missing or changed."""
         block = self.scheduler
-        self.scheduler.store.register_devices(device_states(
-            block.fleet, block.fleet_config.compliance, block.calibration_max_age_s
-        ))
+        local = device_states(block.fleet, block.fleet_config.compliance,
+                              block.calibration_max_age_s)
+        stored = {d.name: _key(d) for d in block.store.devices()}
+        changed = [d for d in local if stored.get(d.name) != _key(d)]
+        if changed:
+            block.store.register_devices(changed)
 
     def core_request(self, request: ReservationRequest) -> Request:
         """The policy core's view of a reservation request."""
