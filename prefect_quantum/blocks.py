@@ -141,6 +141,11 @@ class QuantumScheduler(Block):
     lease_ttl_s: float = Field(
         30.0, gt=0, description="A lease expires unless heartbeated within this many seconds."
     )
+    calibration_managed: bool = Field(
+        False,
+        description="True when a calibration-sweep deployment keeps the shared calibration "
+        "ages; otherwise every run refreshes them from its own fleet.",
+    )
 
     @field_validator("shares")
     @classmethod

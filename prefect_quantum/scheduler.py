@@ -53,9 +53,22 @@ def device_states(fleet: Fleet, compliance: dict[str, list[str]], max_age_s: flo
     return states
 
 
-def _key(d: DeviceState) -> tuple[object, ...]:
+def _key(d: DeviceState, managed: bool) -> tuple[object, ...]:
     """What a device's registration must agree on (its age keeps growing in the store)."""
-    return (d.online, d.num_qubits, d.speed, d.calibration_ok, d.compliance_domains)
+    calibration = None if managed else d.calibration_ok
+    return (d.online, d.num_qubits, d.speed, calibration, d.compliance_domains)
+
+
+def emit_device_event(event: str, device: str, **payload: Any) -> None:
+    """A Prefect event about a device (offline, drift, stale, recalibrated)."""
+    from prefect.events import emit_event
+
+    emit_event(
+        event=f"prefect-quantum.device.{event}",
+        resource={"prefect.resource.id": f"prefect-quantum.device.{device}",
+                  "prefect.resource.name": device},
+        payload=payload,
+    )
 
 
 def emit(event: str, job_id: str, tenant: str, device: str | None, **payload: Any) -> None:
@@ -89,8 +102,9 @@ class SchedulerReserver:
         block = self.scheduler
         local = device_states(block.fleet, block.fleet_config.compliance,
                               block.calibration_max_age_s)
-        stored = {d.name: _key(d) for d in block.store.devices()}
-        changed = [d for d in local if stored.get(d.name) != _key(d)]
+        managed = block.calibration_managed  # then the calibration sweep owns the ages
+        stored = {d.name: _key(d, managed) for d in block.store.devices()}
+        changed = [d for d in local if stored.get(d.name) != _key(d, managed)]
         if changed:
             block.store.register_devices(changed)
 

@@ -1,0 +1,35 @@
+"""deployments/prefect.yaml: entrypoints load, schedules and triggers validate."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.events import DeploymentEventTrigger
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOYMENTS = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())["deployments"]
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d["name"])
+def test_entrypoint_is_a_flow_and_parameters_fit_its_signature(deployment: dict) -> None:  # type: ignore[type-arg]
+    path, name = deployment["entrypoint"].split(":")
+    sys.path.insert(0, str(ROOT))
+    try:
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    finally:
+        sys.path.remove(str(ROOT))
+    flow = getattr(module, name)
+    assert flow.name == deployment["name"]
+    assert set(deployment.get("parameters", {})) <= set(flow.parameters.properties)
+
+
+def test_operations_are_scheduled_and_drift_triggers_the_sweep() -> None:
+    by_name = {d["name"]: d for d in DEPLOYMENTS}
+    assert by_name["calibration-sweep"]["schedules"] == [{"interval": 900}]
+    assert by_name["usage-report"]["schedules"][0]["cron"] == "0 6 * * *"
+    trigger = DeploymentEventTrigger.model_validate(by_name["calibration-sweep"]["triggers"][0])
+    assert trigger.expect == {"prefect-quantum.device.drift"}
