@@ -1,0 +1,110 @@
+"""The policy benchmark: determinism, traces, scenarios, baselines and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from prefect_quantum.scheduling import decide
+from prefect_quantum.simulation import baselines
+from prefect_quantum.simulation.bench import acceptance, policies_for, run_bench, summarize
+from prefect_quantum.simulation.engine import simulate
+from prefect_quantum.simulation.fleet_model import SCENARIOS, draw_timeline
+from prefect_quantum.simulation.icpp_model import DEFAULT_JOBS
+from prefect_quantum.simulation.metrics import run_metrics
+from prefect_quantum.simulation.trace import generate_trace, load_trace, save_trace
+
+
+def test_same_seed_same_output_and_seeds_differ() -> None:
+    a = run_bench(["degraded"], seeds=2, policies=["production", "static_priority"]).runs
+    b = run_bench(["degraded"], seeds=2, policies=["production", "static_priority"]).runs
+    assert a.equals(b)
+    first, second = (a.filter(pl.col("seed") == s)["wait_mean_s"].to_list() for s in (0, 1))
+    assert first != second
+
+
+def test_the_benchmark_drives_productions_decide() -> None:
+    assert policies_for(generate_trace(0))["production"] is decide
+
+
+@pytest.mark.parametrize("scenario", ["calm", "degraded"])
+def test_production_never_violates_compliance_over_20_seeds(scenario: str) -> None:
+    runs = run_bench([scenario], seeds=20, policies=["production"]).runs
+    assert runs["compliance_violations"].sum() == 0
+    assert (runs["utilization"] > 0.5).all()
+
+
+def test_compliance_unaware_baseline_does_violate() -> None:
+    runs = run_bench(["calm"], seeds=3, policies=["fifo"]).runs
+    assert runs["compliance_violations"].sum() > 0  # the metric can fail
+
+
+def test_every_job_is_accounted_for_and_preemption_costs_work() -> None:
+    trace = generate_trace(3, load=1.6)
+    result = simulate(trace, baselines.static_priority, "static", SCENARIOS["degraded"], 3)
+    outcomes = result.outcomes.values()
+    assert all(o.finish is not None or o.fallback or o.rejected for o in outcomes)
+    preempted = [o for o in outcomes if o.preemptions]
+    assert preempted and sum(o.lost_s for o in preempted) > 0
+    for o in outcomes:
+        if o.finish is not None:
+            assert o.first_start is not None and o.first_start >= o.job.arrival_time
+            assert o.finish - o.job.arrival_time >= o.run_s - 1e-6
+
+
+def test_plain_fair_share_is_fair_and_static_priority_preempts_most() -> None:
+    summary = summarize(run_bench(["calm"], seeds=3,
+                                  policies=["production", "fair_share", "static_priority"]).runs)
+    by = {r["policy"]: r for r in summary.iter_rows(named=True)}
+    assert by["fair_share"]["jain"] >= 0.95
+    assert by["static_priority"]["preemptions"] > by["production"]["preemptions"] > 0
+
+
+def test_degraded_scenario_has_outages_and_drift() -> None:
+    calm = draw_timeline(SCENARIOS["calm"], 1, 28_800)
+    degraded = draw_timeline(SCENARIOS["degraded"], 1, 28_800)
+    assert not any(outage for dev in calm.down for *_, outage in dev)
+    assert any(outage for dev in degraded.down for *_, outage in dev)
+    assert (calm.drift == 1.0).all() and not (degraded.drift == 1.0).all()
+
+
+def test_trace_csv_round_trip_keeps_arrivals(tmp_path: Path) -> None:
+    trace = generate_trace(5)
+    path = tmp_path / "trace.csv"
+    save_trace(trace, path)
+    assert path.read_text().splitlines()[0].startswith(
+        "job_id,num_qubits,two_qubits,depth,priority,arrival_time,num_shots,tenant")
+    assert load_trace(path) == sorted(trace, key=lambda j: (j.arrival_time, j.job_id))
+
+
+def test_icpp_csv_loads_with_defaults_and_given_arrivals(tmp_path: Path) -> None:
+    icpp = load_trace(DEFAULT_JOBS)
+    assert len(icpp) == 1000 and icpp[1].arrival_time == 0.02 and icpp[0].tenant == "default"
+    path = tmp_path / "t.csv"
+    path.write_text("job_id,num_qubits,two_qubits,depth,priority,arrival_time,num_shots\n"
+                    "a,5,2,3,1,120.5,1000\nb,5,2,3,1,,1000\n")
+    jobs = {j.job_id: j for j in load_trace(path)}
+    assert jobs["a"].arrival_time == 120.5 and jobs["b"].arrival_time == 0.02
+    result = simulate(list(jobs.values()), decide, "production", SCENARIOS["calm"], 0)
+    assert result.outcomes["a"].first_start is not None
+    assert result.outcomes["a"].first_start >= 120.5
+
+
+def test_metrics_respond_to_waiting() -> None:
+    trace = generate_trace(2, load=1.6)
+    busy = run_metrics(simulate(trace, baselines.fifo, "fifo", SCENARIOS["calm"], 2))
+    light = run_metrics(simulate(trace[:10], baselines.fifo, "fifo", SCENARIOS["calm"], 2))
+    assert busy["wait_mean_s"] > light["wait_mean_s"]
+    assert 0 < busy["utilization"] <= 1 and 0 < busy["mean_fidelity"] < 1
+
+
+def test_acceptance_reports_measured_values() -> None:
+    summary = summarize(run_bench(["calm"], seeds=2,
+                                  policies=["production", "fifo", "static_priority",
+                                            "oracle"]).runs)
+    checks = acceptance(summary)
+    assert {c["criterion"] for c in checks} >= {
+        "production compliance violations", "higher business-value throughput vs FIFO"}
+    assert next(c for c in checks if c["criterion"].startswith("production"))["met"]
