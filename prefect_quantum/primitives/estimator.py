@@ -142,6 +142,9 @@ class QuantumEstimator(BaseEstimatorV2):
                         f"{backend.runner.name}")
                 continue
             batch = [c for p in group for c in self._bind(p, backend.target)]
+            if not batch:  # identity observables only
+                counts[shots] = []
+                continue
             execution = backend.runner.execute(batch, shots, seed=it.seed, chunk_shots=shots)
             counts[shots] = execution.counts
             executed, qpu_s = executed + len(batch), qpu_s + execution.qpu_seconds
