@@ -9,6 +9,7 @@ optimistic reference rather than a proven optimum.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 
@@ -124,28 +125,33 @@ def static_priority(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
 
 
 def make_oracle(trace: Sequence[TraceJob], lookahead_s: float = 300.0,
-                reserve_s: float = 120.0) -> Callable[[Snapshot, PolicyConfig], Decisions]:
-    """A clairvoyant policy: it sees the jobs arriving in the next `lookahead_s`, orders
-    waiting and coming jobs by (class, deadline, work) and keeps a free device idle for a
-    coming job that outranks every waiting one and arrives within `reserve_s`."""
+                reserve_s: float = 120.0,
+                tight_slack_s: float = 3600.0) -> Callable[[Snapshot, PolicyConfig], Decisions]:
+    """A clairvoyant policy: it sees the jobs arriving in the next `lookahead_s` and knows
+    exact run times. Order: urgent jobs first, then jobs whose deadline slack is under
+    `tight_slack_s` (least slack first), then oldest first; a free device is kept idle
+    for a coming job that ranks ahead of every waiting one and arrives within
+    `reserve_s`. Compliance-aware; it never preempts."""
     arrivals = sorted(trace, key=lambda j: j.arrival_time)
     times = [j.arrival_time for j in arrivals]
 
-    def oracle(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
-        import bisect
+    def rank(now: float, cls: int, deadline: float | None, work: float,
+             submitted: float) -> tuple[float, ...]:
+        slack = math.inf if deadline is None else deadline - now - work
+        return (0.0 if cls >= 3 else 1.0, slack if slack < tight_slack_s else math.inf,
+                submitted)
 
+    def oracle(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         now = snapshot.now
         lo = bisect.bisect_right(times, now)
         hi = bisect.bisect_right(times, now + lookahead_s)
-        coming = arrivals[lo:hi]
         free = sorted(_free(snapshot), key=lambda d: (-d.speed, d.name))
-        entries: list[tuple[tuple[float, ...], Request | TraceJob]] = []
-        for r in snapshot.waiting:
-            deadline = r.deadline if r.deadline is not None else math.inf
-            entries.append(((-r.priority_class, deadline, r.remaining_work_s, 0.0), r))
-        for j in coming:
-            deadline = j.deadline if j.deadline is not None else math.inf
-            entries.append(((-j.priority, deadline, j.work_s, j.arrival_time - now), j))
+        entries: list[tuple[tuple[float, ...], Request | TraceJob]] = [
+            (rank(now, r.priority_class, r.deadline, r.remaining_work_s, r.submitted_at), r)
+            for r in snapshot.waiting
+        ]
+        entries += [(rank(now, j.priority, j.deadline, j.work_s, j.arrival_time), j)
+                    for j in arrivals[lo:hi]]
         entries.sort(key=lambda e: (e[0], e[1].job_id))
         grants = []
         for _, item in entries:
