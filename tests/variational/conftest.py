@@ -23,7 +23,8 @@ def fez_fleet() -> Fleet:
 
 
 def make_scheduler(tmp_path: Path, devices: list[str], **policy: object) -> QuantumScheduler:
-    """A scheduler block on a fresh SQLite store."""
+    """A scheduler block on a fresh SQLite store in ``tmp_path``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     return QuantumScheduler(
         store_url=SecretStr(f"sqlite:///{tmp_path / 'sched.db'}"),
         fleet_config=QuantumFleet(devices=devices),
