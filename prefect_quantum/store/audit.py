@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 from prefect_quantum.store.schema import AUDIT_KINDS, audit_log
 
 GENESIS_HASH = "0" * 64
+_INSERT = audit_log.insert()
 CHAINED_FIELDS = ("seq", "at", "kind", "job_id", "tenant", "device", "reason", "detail")
 
 
@@ -53,10 +54,12 @@ def verify_chain(records: Iterable[Mapping[str, Any]]) -> int | None:
 
 
 class AuditWriter:
-    """Appends records within one write transaction, from the chain `head` as locked."""
+    """Appends records within one write transaction, from the chain `head` as locked;
+    `execute(statement, rows)` writes them (the transaction's `engine.Writes`)."""
 
-    def __init__(self, conn: Connection, head: tuple[int, str]) -> None:
-        self._conn = conn
+    def __init__(self, execute: Callable[[Any, list[dict[str, Any]]], None],
+                 head: tuple[int, str]) -> None:
+        self._execute = execute
         self.head = head  # (seq, hash) of the last record
         self.records: list[dict[str, Any]] = []
 
@@ -88,7 +91,7 @@ class AuditWriter:
     def flush(self) -> None:
         """Insert the records appended since the last flush."""
         if self.records:
-            self._conn.execute(audit_log.insert(), self.records)
+            self._execute(_INSERT, self.records)
             self.records = []
 
 

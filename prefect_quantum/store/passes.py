@@ -1,17 +1,18 @@
 """The decision pass and the row changes it and `release` share ([S1..S4], [L3], [F1]).
 
 Every function here runs inside one serialized write transaction and appends an audit
-record for each change it makes.
+record for each change it makes. Statements are built once at import; an ``UPDATE``'s
+``SET`` columns are the keys of the parameters it is executed with.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from prefect_quantum.errors import InvalidInputError
 from prefect_quantum.scheduling import (
@@ -24,6 +25,7 @@ from prefect_quantum.scheduling import (
     decayed_usage,
 )
 from prefect_quantum.store.audit import AuditWriter
+from prefect_quantum.store.engine import Writes
 from prefect_quantum.store.schema import (
     leases,
     requests,
@@ -32,16 +34,48 @@ from prefect_quantum.store.schema import (
 )
 from prefect_quantum.store.sessions import SessionLimits, lease_deadline
 from prefect_quantum.store.snapshot import (
+    SELECT_USAGE,
+    SELECT_WAITING,
+    RowLike,
+    State,
+    build_snapshot,
     finite_or_none,
     latest_start,
-    load_snapshot,
+    read_state,
     request_from_row,
 )
 
 Decide = Callable[[Snapshot, PolicyConfig], Decisions]
 
+INSERT_LEDGER = usage_ledger.insert()
+SELECT_TENANT_USAGE = select(tenant_usage).where(tenant_usage.c.tenant == bindparam("tenant"))
+INSERT_TENANT_USAGE = tenant_usage.insert()
+UPDATE_TENANT_USAGE = update(tenant_usage).where(tenant_usage.c.tenant == bindparam("w_tenant"))
+SELECT_REQUEST = select(requests).where(requests.c.job_id == bindparam("job_id"))
+UPDATE_REQUEST = update(requests).where(requests.c.job_id == bindparam("w_job_id"))
+INSERT_LEASE = leases.insert()
+DELETE_LEASE = delete(leases).where(leases.c.lease_id == bindparam("lease_id"))
+SELECT_LEASE_OF_JOB = select(leases).where(leases.c.job_id == bindparam("job_id"))
+UPDATE_LEASE_OF_JOB = update(leases).where(leases.c.job_id == bindparam("w_job_id"))
+CLEAR_OVERDUE = (
+    update(requests)
+    .where(requests.c.state == "waiting", requests.c.latest_start <= bindparam("now"))
+    .values(latest_start=None)
+)
+_UNREAD: Any = object()  # `charge`: the tenant's usage row was not read yet
 
-def session_limits(row: Row[Any]) -> SessionLimits | None:
+
+@dataclass(frozen=True, slots=True)
+class GrantedLease:
+    """A lease a pass inserted: what `submit` reports without reading it back."""
+
+    lease_id: str
+    device: str
+    deadline_at: float
+    reason: str
+
+
+def session_limits(row: RowLike) -> SessionLimits | None:
     """The session limits stored on a request or lease row, None for a plain lease."""
     m = row._mapping
     if not m["is_session"]:
@@ -50,76 +84,92 @@ def session_limits(row: Row[Any]) -> SessionLimits | None:
 
 
 def charge(
-    conn: Connection,
-    lease: Row[Any],
+    w: Writes,
+    lease: RowLike,
     qpu_seconds: float,
     outcome: str,
     now: float,
     config: PolicyConfig,
+    usage: tuple[float, float] | None = _UNREAD,
 ) -> None:
-    """Settle one lease into the ledger and the tenant's decayed total, once ([F1])."""
+    """Settle one lease into the ledger and the tenant's decayed total, once ([F1]).
+    `usage` is the tenant's ``(decayed_qpu_seconds, as_of)`` (None: no row yet) when
+    the caller read it in the same transaction."""
     m = lease._mapping
-    conn.execute(usage_ledger.insert().values(
-        tenant=m["tenant"], job_id=m["job_id"], lease_id=m["lease_id"], device=m["device"],
-        qpu_seconds=qpu_seconds, outcome=outcome, at=now,
-    ))
-    current = conn.execute(
-        select(tenant_usage).where(tenant_usage.c.tenant == m["tenant"])
-    ).first()
-    if current is None:
-        conn.execute(tenant_usage.insert().values(
-            tenant=m["tenant"], decayed_qpu_seconds=qpu_seconds, as_of=now
-        ))
+    w(INSERT_LEDGER, {
+        "tenant": m["tenant"], "job_id": m["job_id"], "lease_id": m["lease_id"],
+        "device": m["device"], "qpu_seconds": qpu_seconds, "outcome": outcome, "at": now,
+    })
+    if usage is _UNREAD:
+        row = w.conn.execute(SELECT_TENANT_USAGE, {"tenant": m["tenant"]}).first()
+        usage = None if row is None else (row.decayed_qpu_seconds, row.as_of)
+    if usage is None:
+        w(INSERT_TENANT_USAGE, {
+            "tenant": m["tenant"], "decayed_qpu_seconds": qpu_seconds, "as_of": now
+        })
     else:
-        total = decayed_usage(
-            current.decayed_qpu_seconds, current.as_of, now, qpu_seconds, config.half_life_s
-        )
-        conn.execute(
-            update(tenant_usage)
-            .where(tenant_usage.c.tenant == m["tenant"])
-            .values(decayed_qpu_seconds=total, as_of=max(now, current.as_of))
-        )
+        decayed, as_of = usage
+        total = decayed_usage(decayed, as_of, now, qpu_seconds, config.half_life_s)
+        w(UPDATE_TENANT_USAGE, {
+            "w_tenant": m["tenant"], "decayed_qpu_seconds": total, "as_of": max(now, as_of)
+        })
 
 
 def requeue(
-    conn: Connection, job_id: str, now: float, reason: str, **changes: Any
+    w: Writes, job_id: str, now: float, reason: str, **changes: Any
 ) -> Request:
     """Put a job back in the queue, keeping `submitted_at` ([L3]); `changes` are
     request columns to update (counters, shots)."""
-    row = conn.execute(select(requests).where(requests.c.job_id == job_id)).one()
+    row = w.conn.execute(SELECT_REQUEST, {"job_id": job_id}).one()
     request = replace(request_from_row(row), **changes)
-    conn.execute(
-        update(requests)
-        .where(requests.c.job_id == job_id)
-        .values(
-            state="waiting", device=None, reason=reason, updated_at=now,
-            latest_start=finite_or_none(latest_start(request)), **changes,
-        )
-    )
+    w(UPDATE_REQUEST, {
+        "w_job_id": job_id, "state": "waiting", "device": None, "reason": reason,
+        "updated_at": now, "latest_start": finite_or_none(latest_start(request)), **changes,
+    })
     return request
 
 
+SELECT_RELEASE = (
+    select(
+        leases,
+        requests.c.tenant.label("job_tenant"),
+        requests.c.shots_done.label("job_shots_done"),
+        requests.c.shots_total.label("job_shots_total"),
+        requests.c.preemption_count.label("job_preemption_count"),
+        requests.c.retries_used.label("job_retries_used"),
+        tenant_usage.c.tenant.label("usage_tenant"),
+        tenant_usage.c.decayed_qpu_seconds.label("usage_decayed_qpu_seconds"),
+        tenant_usage.c.as_of.label("usage_as_of"),
+    )
+    .join(requests, requests.c.job_id == leases.c.job_id)
+    .outerjoin(tenant_usage, tenant_usage.c.tenant == leases.c.tenant)
+    .where(leases.c.lease_id == bindparam("lease_id"))
+)
+"""A lease with what `settle` needs of its job and of its tenant's usage (one read)."""
+
+
 def settle(
-    conn: Connection,
+    w: Writes,
     audit: AuditWriter,
     now: float,
     config: PolicyConfig,
-    lease: Row[Any],
+    lease: RowLike,
     qpu_seconds: float | None,
     outcome: str,
     shots_done: int | None,
     retry: bool,
 ) -> None:
-    """Apply a worker's release of a live lease (see `SchedulerStore.release`); a None
-    `qpu_seconds` charges the time the lease held the device, a None `shots_done` means
-    all shots when completed, else the checkpointed ones."""
-    job = conn.execute(select(requests).where(requests.c.job_id == lease.job_id)).one()
-    checkpointed = job.shots_done
+    """Apply a worker's release of a live lease (see `SchedulerStore.release`); `lease`
+    is a row of `SELECT_RELEASE`. A None `qpu_seconds` charges the time the lease held
+    the device, a None `shots_done` means all shots when completed, else the
+    checkpointed ones."""
+    checkpointed = lease.job_shots_done
+    shots_total = lease.job_shots_total
     if shots_done is None:
-        shots_done = job.shots_total if outcome == "completed" else checkpointed
-    if shots_done > job.shots_total:
+        shots_done = shots_total if outcome == "completed" else checkpointed
+    if shots_done > shots_total:
         raise InvalidInputError(
-            "shots_done", f"{shots_done} exceeds the job's {job.shots_total} shots"
+            "shots_done", f"{shots_done} exceeds the job's {shots_total} shots"
         )
     if outcome == "preempted" and shots_done != checkpointed:
         raise InvalidInputError(
@@ -128,44 +178,48 @@ def settle(
             f"save_checkpoint before releasing, got {shots_done}",
         )
     charged = max(0.0, now - lease.started_at) if qpu_seconds is None else qpu_seconds
-    charge(conn, lease, charged, outcome, now, config)
-    conn.execute(delete(leases).where(leases.c.lease_id == lease.lease_id))
-    common = {"job_id": job.job_id, "tenant": job.tenant, "device": lease.device}
+    usage = (None if lease.usage_tenant is None
+             else (lease.usage_decayed_qpu_seconds, lease.usage_as_of))
+    charge(w, lease, charged, outcome, now, config, usage)
+    w(DELETE_LEASE, {"lease_id": lease.lease_id})
+    job_id = lease.job_id
+    common = {"job_id": job_id, "tenant": lease.job_tenant, "device": lease.device}
     audit.append(
         now, "released", reason=f"worker reported {outcome}",
         detail={"lease_id": lease.lease_id, "outcome": outcome, "qpu_seconds": charged,
                 "shots_done": shots_done}, **common,
     )
     if outcome == "completed":
-        conn.execute(update(requests).where(requests.c.job_id == job.job_id).values(
-            state="completed", shots_done=shots_done, reason="completed",
-            updated_at=now,
-        ))
+        w(UPDATE_REQUEST, {
+            "w_job_id": job_id, "state": "completed", "shots_done": shots_done,
+            "reason": "completed", "updated_at": now,
+        })
         audit.append(now, "completed", reason="completed",
-                        detail={"shots_done": shots_done}, **common)
+                     detail={"shots_done": shots_done}, **common)
     elif outcome == "preempted":
         reason = f"[P7] preempted by {lease.preempted_by}" if lease.preempted_by else \
             "[P7] yielded the device"
-        requeue(conn, job.job_id, now, reason,
-                preemption_count=job.preemption_count + 1, shots_done=shots_done)
+        count = lease.job_preemption_count + 1
+        requeue(w, job_id, now, reason, preemption_count=count, shots_done=shots_done)
         audit.append(
             now, "preempted", reason=reason,
             detail={"by_job_id": lease.preempted_by, "shots_done": shots_done,
-                    "preemption_count": job.preemption_count + 1}, **common,
+                    "preemption_count": count}, **common,
         )
     elif retry:
-        requeue(conn, job.job_id, now, "[R2] re-queued after a failed attempt",
-                retries_used=job.retries_used + 1)
+        requeue(w, job_id, now, "[R2] re-queued after a failed attempt",
+                retries_used=lease.job_retries_used + 1)
     else:
-        conn.execute(update(requests).where(requests.c.job_id == job.job_id).values(
-            state="failed", reason="failed permanently", updated_at=now,
-        ))
+        w(UPDATE_REQUEST, {
+            "w_job_id": job_id, "state": "failed", "reason": "failed permanently",
+            "updated_at": now,
+        })
 
 
 def expire_lease(
-    conn: Connection,
+    w: Writes,
     audit: AuditWriter,
-    lease: Row[Any],
+    lease: RowLike,
     reason: str,
     now: float,
     config: PolicyConfig,
@@ -174,9 +228,9 @@ def expire_lease(
     its original age, checkpointed shots and counters."""
     m = lease._mapping
     held = max(0.0, min(now, m["deadline_at"]) - m["started_at"])
-    charge(conn, lease, held, "expired", now, config)
-    conn.execute(delete(leases).where(leases.c.lease_id == m["lease_id"]))
-    request = requeue(conn, m["job_id"], now, reason)
+    charge(w, lease, held, "expired", now, config)
+    w(DELETE_LEASE, {"lease_id": m["lease_id"]})
+    request = requeue(w, m["job_id"], now, reason)
     audit.append(
         now, "expired", job_id=m["job_id"], tenant=m["tenant"], device=m["device"],
         reason=reason,
@@ -187,9 +241,9 @@ def expire_lease(
 
 
 def expire_due(
-    conn: Connection, audit: AuditWriter, held: Sequence[Row[Any]], now: float,
+    w: Writes, audit: AuditWriter, held: Sequence[RowLike], now: float,
     config: PolicyConfig,
-) -> tuple[list[Expiration], list[Row[Any]]]:
+) -> tuple[list[Expiration], list[RowLike]]:
     """Expire the `held` leases whose deadline has passed at `now` ([L1], [L2]); returns
     the expirations and the leases still live."""
     expired, live = [], []
@@ -201,40 +255,43 @@ def expire_due(
         _, reason = lease_deadline(
             m["expires_at"], m["started_at"], session_limits(lease), m["idle_since"]
         )
-        expired.append(expire_lease(conn, audit, lease, reason, now, config))
+        expired.append(expire_lease(w, audit, lease, reason, now, config))
     return expired, live
 
 
 def _grant(
-    conn: Connection,
     audit: AuditWriter,
     grant: Grant,
-    request_row: Row[Any],
+    request_row: RowLike,
     now: float,
     lease_ttl_s: float,
-) -> None:
-    """Insert the lease of one grant ([S4], [L1]); the unique device column is [S3]."""
+    lease_rows: list[dict[str, Any]],
+    request_rows: list[dict[str, Any]],
+) -> GrantedLease:
+    """The lease row of one grant and its request's change ([S4], [L1]), appended to
+    `lease_rows` and `request_rows` for one batched write per pass; the unique device
+    column is [S3]."""
     m = request_row._mapping
     limits = session_limits(request_row)
     expires_at = now + lease_ttl_s
     deadline_at, _ = lease_deadline(expires_at, now, limits, None)
     lease_id = uuid.uuid4().hex
-    conn.execute(leases.insert().values(
-        lease_id=lease_id, job_id=grant.job_id, device=grant.device, tenant=m["tenant"],
-        priority_class=m["priority_class"], started_at=now, expires_at=expires_at,
-        deadline_at=deadline_at, last_heartbeat=None, preemptible=m["preemptible"],
-        compliance_domain=m["compliance_domain"], preemption_requested=False,
-        preempted_by=None, preemption_count=m["preemption_count"], work_done_s=0.0,
-        checkpointed_s=0.0, work_remaining_s=grant.est_duration_s,
-        shots_live=m["shots_done"], is_session=m["is_session"],
-        session_max_s=m["session_max_s"], session_idle_timeout_s=m["session_idle_timeout_s"],
-        idle_since=None,
-    ))
-    conn.execute(
-        update(requests)
-        .where(requests.c.job_id == grant.job_id)
-        .values(state="running", device=grant.device, reason=grant.reason, updated_at=now)
-    )
+    lease_rows.append({
+        "lease_id": lease_id, "job_id": grant.job_id, "device": grant.device,
+        "tenant": m["tenant"], "priority_class": m["priority_class"], "started_at": now,
+        "expires_at": expires_at, "deadline_at": deadline_at, "last_heartbeat": None,
+        "preemptible": m["preemptible"], "compliance_domain": m["compliance_domain"],
+        "preemption_requested": False, "preempted_by": None,
+        "preemption_count": m["preemption_count"], "work_done_s": 0.0,
+        "checkpointed_s": 0.0, "work_remaining_s": grant.est_duration_s,
+        "shots_live": m["shots_done"], "is_session": m["is_session"],
+        "session_max_s": m["session_max_s"],
+        "session_idle_timeout_s": m["session_idle_timeout_s"], "idle_since": None,
+    })
+    request_rows.append({
+        "w_job_id": grant.job_id, "state": "running", "device": grant.device,
+        "reason": grant.reason, "updated_at": now,
+    })
     detail = {"lease_id": lease_id, "est_duration_s": grant.est_duration_s,
               "expires_at": expires_at, "shots_done": m["shots_done"],
               "preemption_count": m["preemption_count"], "session": m["is_session"]}
@@ -244,35 +301,58 @@ def _grant(
         audit.append(now, "resumed", job_id=grant.job_id, tenant=m["tenant"],
                      device=grant.device, reason="resumes from its checkpoint",
                      detail=detail)
+    return GrantedLease(lease_id, grant.device, deadline_at, grant.reason)
 
 
 def decision_pass(
-    conn: Connection,
+    w: Writes,
     audit: AuditWriter,
     now: float,
     config: PolicyConfig,
     lease_ttl_s: float,
     decide: Decide,
+    *,
+    combined_read: bool = False,
+    granted: dict[str, GrantedLease] | None = None,
+    state: State | None = None,
 ) -> Decisions:
     """Expire, snapshot, `decide`, write every decision and its audit record ([S1], [S4]).
 
     The returned expirations include those the store applied before calling `decide`.
+    With `combined_read` (PostgreSQL) the state is read in one statement; `granted`
+    collects the leases inserted, by job id; `state` is the state if the caller read
+    it already in this transaction, after its last write.
     """
-    expired, live = expire_due(conn, audit, conn.execute(select(leases)).all(), now, config)
-    snapshot, rows = load_snapshot(conn, now, live)
+    if state is None:
+        state = read_state(w, combined_read)
+    expired, live = expire_due(w, audit, state.leases, now, config)
+    waiting, usage = state.waiting, state.usage
+    if expired:  # re-queued jobs wait again and their tenants were charged
+        waiting = w.conn.execute(SELECT_WAITING).all()
+        usage = w.conn.execute(SELECT_USAGE).all()
+    snapshot, rows = build_snapshot(now, waiting, live, state.devices, usage)
     decisions = decide(snapshot, config)
     for expiration in decisions.expirations:  # leases the core expires by its own rule
-        lease = conn.execute(select(leases).where(leases.c.job_id == expiration.job_id)).first()
+        lease = w.conn.execute(SELECT_LEASE_OF_JOB, {"job_id": expiration.job_id}).first()
         if lease is not None:
-            expired.append(expire_lease(conn, audit, lease, expiration.reason, now, config))
+            expired.append(expire_lease(w, audit, lease, expiration.reason, now, config))
+    lease_rows: list[dict[str, Any]] = []
+    request_rows: list[dict[str, Any]] = []
     for grant in decisions.grants:
-        _grant(conn, audit, grant, rows[grant.job_id], now, lease_ttl_s)
+        inserted = _grant(audit, grant, rows[grant.job_id], now, lease_ttl_s, lease_rows,
+                          request_rows)
+        if granted is not None:
+            granted[grant.job_id] = inserted
+    if lease_rows:
+        w(INSERT_LEASE, lease_rows)
+        w(UPDATE_REQUEST, request_rows)
+    if decisions.preemptions:
+        w(UPDATE_LEASE_OF_JOB, [
+            {"w_job_id": p.victim_job_id, "preemption_requested": True,
+             "preempted_by": p.by_job_id}
+            for p in decisions.preemptions
+        ])
     for preemption in decisions.preemptions:
-        conn.execute(
-            update(leases)
-            .where(leases.c.job_id == preemption.victim_job_id)
-            .values(preemption_requested=True, preempted_by=preemption.by_job_id)
-        )
         victim = next(
             (lease for lease in snapshot.leases if lease.job_id == preemption.victim_job_id),
             None,
@@ -283,24 +363,26 @@ def decision_pass(
             reason=preemption.reason,
             detail={"by_job_id": preemption.by_job_id, "usage_since": preemption.usage_since},
         )
+    if decisions.fallbacks:
+        w(UPDATE_REQUEST, [
+            {"w_job_id": f.job_id, "state": "fallback",
+             "fallback_kind": f.simulator_kind.value, "simulator": f.simulator,
+             "reason": f.reason, "updated_at": now}
+            for f in decisions.fallbacks
+        ])
     for fallback in decisions.fallbacks:
-        conn.execute(
-            update(requests)
-            .where(requests.c.job_id == fallback.job_id)
-            .values(state="fallback", fallback_kind=fallback.simulator_kind.value,
-                    simulator=fallback.simulator, reason=fallback.reason, updated_at=now)
-        )
         audit.append(
             now, "fell_back", job_id=fallback.job_id, tenant=rows[fallback.job_id].tenant,
             device=fallback.simulator, reason=fallback.reason,
             detail={"simulator_kind": fallback.simulator_kind.value},
         )
+    if decisions.rejections:
+        w(UPDATE_REQUEST, [
+            {"w_job_id": r.job_id, "state": "rejected", "reason": r.reason,
+             "updated_at": now}
+            for r in decisions.rejections
+        ])
     for rejection in decisions.rejections:
-        conn.execute(
-            update(requests)
-            .where(requests.c.job_id == rejection.job_id)
-            .values(state="rejected", reason=rejection.reason, updated_at=now)
-        )
         audit.append(now, "rejected", job_id=rejection.job_id,
                      tenant=rows[rejection.job_id].tenant, reason=rejection.reason)
     decided = {g.job_id for g in decisions.grants} | {f.job_id for f in decisions.fallbacks} | {
@@ -309,9 +391,5 @@ def decision_pass(
            for job_id, row in rows.items()):
         # Overdue but kept waiting (fallback mode "none", [B5]): `decide` has seen it, so
         # its latest start no longer makes a pass due on every poll.
-        conn.execute(
-            update(requests)
-            .where(requests.c.state == "waiting", requests.c.latest_start <= now)
-            .values(latest_start=None)
-        )
+        w(CLEAR_OVERDUE, {"now": now})
     return replace(decisions, expirations=tuple(expired))

@@ -1,12 +1,18 @@
-"""Rows <-> the core's values, and the `Snapshot` a pass hands to `decide` ([S5])."""
+"""Rows <-> the core's values, and the `Snapshot` a pass hands to `decide` ([S5]).
+
+The statements a pass runs are built once, here, so that a pass pays for executing them
+only (SQLAlchemy's per-call construction, coercion and cache-key generation cost more
+than SQLite itself). On PostgreSQL the whole state a pass reads comes back in one round
+trip (`STATE_PG`, rows as JSON), read after the scheduler row is locked ([S1]).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Column, Float, Row, Table, select
 
 from prefect_quantum.scheduling import (
     DeviceState,
@@ -16,7 +22,84 @@ from prefect_quantum.scheduling import (
     Snapshot,
     TenantUsage,
 )
-from prefect_quantum.store.schema import devices, requests, tenant_usage
+from prefect_quantum.store.engine import JsonRow, Writes
+from prefect_quantum.store.schema import devices, leases, requests, tenant_usage
+
+# A row as a pass sees it: a SQLAlchemy `Row`, or a `JsonRow` from `STATE_PG`; both
+# offer attribute access and ``._mapping[name]``.
+RowLike = Any
+
+# Every request column but the payload, which no pass reads.
+REQUEST_COLUMNS = tuple(c for c in requests.c if c.name != "payload")
+SELECT_LEASES = select(leases)
+SELECT_WAITING = select(*REQUEST_COLUMNS).where(requests.c.state == "waiting")
+SELECT_DEVICES = select(devices)
+SELECT_USAGE = select(tenant_usage)
+
+
+def _json_agg(columns: Iterable[Column[Any]], table: Table, where: str = "") -> str:
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    return (f"(SELECT coalesce(json_agg(x), '[]'::json) FROM "
+            f'(SELECT {names} FROM "{table.name}"{where}) AS x)')
+
+
+STATE_PG = "SELECT " + ", ".join((
+    _json_agg(leases.c, leases) + " AS leases",
+    _json_agg(REQUEST_COLUMNS, requests, " WHERE state = 'waiting'") + " AS waiting",
+    _json_agg(devices.c, devices) + " AS devices",
+    _json_agg(tenant_usage.c, tenant_usage) + " AS usage",
+))
+"""The leases, waiting requests, devices and settled usage in one statement (PostgreSQL).
+It must run after the lock statement, never inside it: a ``FOR UPDATE`` that waited
+re-reads the locked row but not the other tables, which would be a stale snapshot."""
+
+
+def _floats(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.c if isinstance(c.type, Float))
+
+
+_FLOATS = {t.name: _floats(t) for t in (leases, requests, devices, tenant_usage)}
+
+
+def _decode(objects: list[dict[str, Any]], table: Table) -> list[JsonRow]:
+    """JSON numbers back to the column types: ``1.0`` arrives as the integer 1, and
+    non-finite floats as strings."""
+    floats = _FLOATS[table.name]
+    out = []
+    for obj in objects:
+        for name in floats:
+            value = obj[name]
+            if value is not None and type(value) is not float:
+                obj[name] = float(value)
+        out.append(JsonRow(obj))
+    return out
+
+
+class State(NamedTuple):
+    """What a pass reads: all leases, the waiting requests, devices and settled usage."""
+
+    leases: Sequence[RowLike]
+    waiting: Sequence[RowLike]
+    devices: Sequence[RowLike]
+    usage: Sequence[RowLike]
+
+
+def state_from_pg(row: JsonRow) -> State:
+    """The `State` of a `STATE_PG` row."""
+    return State(_decode(row.leases, leases), _decode(row.waiting, requests),
+                 _decode(row.devices, devices), _decode(row.usage, tenant_usage))
+
+
+def read_state(writes: Writes, combined: bool) -> State:
+    """The state a pass reads, in one statement when `combined` (PostgreSQL), sent with
+    the writes queued before it."""
+    if combined:
+        return state_from_pg(writes.fetch([(STATE_PG, None)])[0][0])
+    conn = writes.conn
+    return State(
+        conn.execute(SELECT_LEASES).all(), conn.execute(SELECT_WAITING).all(),
+        conn.execute(SELECT_DEVICES).all(), conn.execute(SELECT_USAGE).all(),
+    )
 
 
 def request_values(request: Request) -> dict[str, Any]:
@@ -58,9 +141,9 @@ def finite_or_none(value: float) -> float | None:
     return None if math.isinf(value) else value
 
 
-def request_from_row(row: Row[Any] | Mapping[str, Any]) -> Request:
+def request_from_row(row: RowLike | Mapping[str, Any]) -> Request:
     """The core `Request` of a `requests` row."""
-    m = row._mapping if isinstance(row, Row) else row
+    m = row._mapping if isinstance(row, (Row, JsonRow)) else row
     allowed = m["allowed_devices"]
     return Request(
         job_id=m["job_id"],
@@ -82,7 +165,7 @@ def request_from_row(row: Row[Any] | Mapping[str, Any]) -> Request:
     )
 
 
-def lease_from_row(row: Row[Any]) -> Lease:
+def lease_from_row(row: RowLike) -> Lease:
     """The core `Lease` of a `leases` row."""
     m = row._mapping
     return Lease(
@@ -120,7 +203,7 @@ def device_values(device: DeviceState, now: float) -> dict[str, Any]:
     }
 
 
-def device_from_row(row: Row[Any], now: float) -> DeviceState:
+def device_from_row(row: RowLike, now: float) -> DeviceState:
     """The `DeviceState` at `now`: the calibration ages with the clock ([S5])."""
     m = row._mapping
     return DeviceState(
@@ -136,25 +219,22 @@ def device_from_row(row: Row[Any], now: float) -> DeviceState:
     )
 
 
-def load_snapshot(
-    conn: Connection, now: float, live_leases: Sequence[Row[Any]]
-) -> tuple[Snapshot, dict[str, Row[Any]]]:
-    """The snapshot of waiting requests, `live_leases`, devices and settled usage, and
+def build_snapshot(
+    now: float,
+    waiting: Sequence[RowLike],
+    live_leases: Sequence[RowLike],
+    fleet: Sequence[RowLike],
+    usage: Sequence[RowLike],
+) -> tuple[Snapshot, dict[str, RowLike]]:
+    """The snapshot of `waiting` requests, `live_leases`, devices and settled usage, and
     the waiting requests' rows by job id."""
-    rows = {
-        row.job_id: row
-        for row in conn.execute(select(requests).where(requests.c.state == "waiting"))
-    }
-    fleet = tuple(device_from_row(row, now) for row in conn.execute(select(devices)))
-    usage = {
-        row.tenant: TenantUsage(row.tenant, row.decayed_qpu_seconds, row.as_of)
-        for row in conn.execute(select(tenant_usage))
-    }
+    rows = {row.job_id: row for row in waiting}
     snapshot = Snapshot(
         now=now,
         waiting=tuple(request_from_row(row) for row in rows.values()),
         leases=tuple(lease_from_row(row) for row in live_leases),
-        devices=fleet,
-        usage=usage,
+        devices=tuple(device_from_row(row, now) for row in fleet),
+        usage={row.tenant: TenantUsage(row.tenant, row.decayed_qpu_seconds, row.as_of)
+               for row in usage},
     )
     return snapshot, rows

@@ -3,6 +3,8 @@
 Each write (submit, heartbeat, checkpoint, release, a pass) is one serialized transaction
 ([S1]); passes run inside the writes that need them and in `poll` when one is due ([S2]),
 so no daemon is needed. Times are float epoch seconds from the injected `clock`.
+
+The statements of the reserve-release path are built once, at import (see `passes`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, exists, func, select, update
+from sqlalchemy import Connection, Insert, Row, bindparam, exists, func, select, update
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from prefect_quantum.errors import InvalidInputError, LeaseLostError
 from prefect_quantum.scheduling import (
@@ -27,6 +31,8 @@ from prefect_quantum.scheduling import (
 )
 from prefect_quantum.store.audit import AuditWriter, read_audit, verify_chain
 from prefect_quantum.store.engine import (
+    Query,
+    Writes,
     create_schema,
     default_url,
     make_engine,
@@ -35,7 +41,10 @@ from prefect_quantum.store.engine import (
 )
 from prefect_quantum.store.inspection import queue_view, usage_view
 from prefect_quantum.store.passes import (
+    SELECT_RELEASE,
+    UPDATE_REQUEST,
     Decide,
+    GrantedLease,
     decision_pass,
     session_limits,
     settle,
@@ -51,10 +60,55 @@ from prefect_quantum.store.schema import (
     devices as device_table,
 )
 from prefect_quantum.store.sessions import SessionLimits, lease_deadline
-from prefect_quantum.store.snapshot import device_from_row, device_values, request_values
+from prefect_quantum.store.snapshot import (
+    STATE_PG,
+    State,
+    device_from_row,
+    device_values,
+    request_values,
+    state_from_pg,
+)
 
 Outcome = Literal["completed", "preempted", "failed"]
 OUTCOMES: tuple[str, ...] = ("completed", "preempted", "failed")
+
+_UPDATE_LOCK = update(scheduler_lock).where(scheduler_lock.c.id == 1)
+_WAITING = requests.c.state == "waiting"
+_PASS_DUE = select(
+    select(func.min(leases.c.deadline_at)).scalar_subquery(),
+    select(func.min(requests.c.latest_start)).where(_WAITING).scalar_subquery(),
+    select(scheduler_lock.c.last_pass_at).where(scheduler_lock.c.id == 1).scalar_subquery(),
+    exists().where(_WAITING),
+)
+_STATUS = (
+    select(requests.c.state, requests.c.device, requests.c.fallback_kind,
+           requests.c.simulator, requests.c.reason, requests.c.shots_done,
+           requests.c.shots_total, leases.c.lease_id, leases.c.device.label("lease_device"),
+           leases.c.deadline_at, leases.c.preemption_requested)
+    .outerjoin(leases, leases.c.job_id == requests.c.job_id)
+    .where(requests.c.job_id == bindparam("job_id"))
+)
+_JOB = select(requests).where(requests.c.job_id == bindparam("job_id"))
+_KNOWN = select(requests.c.job_id).where(requests.c.job_id == bindparam("job_id"))
+_INSERT_REQUEST = requests.insert()
+# One statement where the dialect has it: insert unless the job id exists.
+_INSERT_NEW_REQUEST: dict[str, Insert] = {
+    "sqlite": sqlite_dialect.insert(requests).on_conflict_do_nothing(
+        index_elements=[requests.c.job_id]).returning(requests.c.job_id),
+    "postgresql": pg_dialect.insert(requests).on_conflict_do_nothing(
+        index_elements=[requests.c.job_id]).returning(requests.c.job_id),
+}
+_LIVE_LEASE = (
+    select(leases, requests.c.work_s, requests.c.shots_total, device_table.c.speed)
+    .join(requests, requests.c.job_id == leases.c.job_id)
+    .outerjoin(device_table, device_table.c.name == leases.c.device)
+    .where(leases.c.lease_id == bindparam("lease_id"))
+)
+_UPDATE_LEASE = update(leases).where(leases.c.lease_id == bindparam("w_lease_id"))
+_SETTLED = (
+    select(usage_ledger.c.outcome, usage_ledger.c.job_id)
+    .where(usage_ledger.c.lease_id == bindparam("lease_id"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +141,10 @@ class Heartbeat:
 @dataclass(slots=True)
 class _Tx:
     conn: Connection
+    writes: Writes  # statements whose results are not needed (queued on PostgreSQL)
     audit: AuditWriter
     now: float
+    fetched: list[list[Any]]  # the rows of the transaction's prefetch queries
     passed: bool = False
 
 
@@ -136,6 +192,9 @@ class SchedulerStore:
         self._pass_interval_s = pass_interval_s
         self._decide = decide_fn
         self._engine = make_engine(self.url, busy_timeout_s=busy_timeout_s)
+        dialect = self._engine.dialect.name
+        self._combined_read = dialect == "postgresql"
+        self._insert_new = _INSERT_NEW_REQUEST.get(dialect)
         create_schema(self._engine)
 
     def close(self) -> None:
@@ -151,37 +210,31 @@ class SchedulerStore:
     # -- transactions -------------------------------------------------------------------
 
     @contextmanager
-    def _writing(self) -> Iterator[_Tx]:
-        with write_transaction(self._engine) as (conn, lock):
+    def _writing(self, prefetch: Sequence[Query] = ()) -> Iterator[_Tx]:
+        with write_transaction(self._engine, prefetch) as (conn, lock, writes, fetched):
             head = (lock.audit_seq, lock.audit_hash)
-            tx = _Tx(conn, AuditWriter(conn, head), self._clock())  # [S2] now, in the lock
+            # [S2] now, in the lock
+            tx = _Tx(conn, writes, AuditWriter(writes, head), self._clock(), fetched)
             yield tx
             tx.audit.flush()
             changes: dict[str, Any] = {"last_pass_at": tx.now} if tx.passed else {}
             if tx.audit.head != head:
                 changes.update(audit_seq=tx.audit.head[0], audit_hash=tx.audit.head[1])
             if changes:
-                conn.execute(
-                    update(scheduler_lock).where(scheduler_lock.c.id == 1).values(**changes)
-                )
+                writes(_UPDATE_LOCK, changes)
 
-    def _pass(self, tx: _Tx) -> Decisions:
+    def _pass(self, tx: _Tx, granted: dict[str, GrantedLease] | None = None,
+              state: State | None = None) -> Decisions:
         tx.passed = True
         return decision_pass(
-            tx.conn, tx.audit, tx.now, self.policy, self.lease_ttl_s, self._decide
+            tx.writes, tx.audit, tx.now, self.policy, self.lease_ttl_s, self._decide,
+            combined_read=self._combined_read, granted=granted, state=state,
         )
 
     def _pass_due(self, conn: Connection, now: float) -> bool:
         """A lease deadline or a latest start has passed, or the last pass is too old
         while requests wait (one round trip)."""
-        waiting = requests.c.state == "waiting"
-        soonest, latest, last, any_waiting = conn.execute(select(
-            select(func.min(leases.c.deadline_at)).scalar_subquery(),
-            select(func.min(requests.c.latest_start)).where(waiting).scalar_subquery(),
-            select(scheduler_lock.c.last_pass_at)
-            .where(scheduler_lock.c.id == 1).scalar_subquery(),
-            exists().where(waiting),
-        )).one()
+        soonest, latest, last, any_waiting = conn.execute(_PASS_DUE).one()
         return bool(
             (soonest is not None and soonest <= now)
             or (latest is not None and latest <= now)
@@ -193,18 +246,13 @@ class SchedulerStore:
             self._pass(tx)
 
     def _job_row(self, conn: Connection, job_id: str) -> Row[Any]:
-        row = conn.execute(select(requests).where(requests.c.job_id == job_id)).first()
+        row = conn.execute(_JOB, {"job_id": job_id}).first()
         if row is None:
             raise InvalidInputError("job_id", f"unknown job {job_id!r}")
         return row
 
     def _status(self, conn: Connection, job_id: str) -> JobStatus:
-        row = conn.execute(
-            select(requests, leases.c.lease_id, leases.c.device.label("lease_device"),
-                   leases.c.deadline_at, leases.c.preemption_requested)
-            .outerjoin(leases, leases.c.job_id == requests.c.job_id)
-            .where(requests.c.job_id == job_id)
-        ).first()
+        row = conn.execute(_STATUS, {"job_id": job_id}).first()
         if row is None:
             raise InvalidInputError("job_id", f"unknown job {job_id!r}")
         held = row.lease_id is not None
@@ -295,29 +343,48 @@ class SchedulerStore:
     ) -> JobStatus:
         self._validate(request, payload)
         with self._writing() as tx:
-            known = tx.conn.execute(
-                select(requests.c.job_id).where(requests.c.job_id == request.job_id)
-            ).first()
-            if known is not None:
+            request = replace(request, submitted_at=tx.now)
+            values = {
+                **request_values(request), "state": "waiting",
+                "is_session": session is not None,
+                "session_max_s": None if session is None else session.max_s,
+                "session_idle_timeout_s": None if session is None else session.idle_timeout_s,
+                "payload": None if payload is None else dict(payload), "device": None,
+                "fallback_kind": None, "simulator": None, "reason": None,
+                "updated_at": tx.now,
+            }
+            state = None
+            if self._combined_read and self._insert_new is not None:
+                # The insert and the pass's read in one round trip (PostgreSQL).
+                new, (row,) = tx.writes.fetch([(self._insert_new, values), (STATE_PG, None)])
+                inserted, state = bool(new), state_from_pg(row)
+            elif self._insert_new is not None:
+                inserted = tx.conn.execute(self._insert_new, values).first() is not None
+            else:
+                inserted = tx.conn.execute(_KNOWN, {"job_id": request.job_id}).first() is None
+                if inserted:
+                    tx.conn.execute(_INSERT_REQUEST, values)
+            if not inserted:  # idempotent by job id: the existing job, unchanged
                 self._pass_if_due(tx)
                 return self._status(tx.conn, request.job_id)
-            request = replace(request, submitted_at=tx.now)
-            tx.conn.execute(requests.insert().values(
-                **request_values(request), state="waiting",
-                is_session=session is not None,
-                session_max_s=None if session is None else session.max_s,
-                session_idle_timeout_s=None if session is None else session.idle_timeout_s,
-                payload=None if payload is None else dict(payload), device=None,
-                fallback_kind=None, simulator=None, reason=None, updated_at=tx.now,
-            ))
             tx.audit.append(
                 tx.now, "submitted", job_id=request.job_id, tenant=request.tenant,
                 detail={"priority_class": request.priority_class, "work_s": request.work_s,
                         "shots_total": request.shots_total, "shots_done": request.shots_done,
                         "session": session is not None},
             )
-            self._pass(tx)
-            return self._status(tx.conn, request.job_id)
+            granted: dict[str, GrantedLease] = {}
+            self._pass(tx, granted, state)
+            lease = granted.get(request.job_id)
+            if lease is None:
+                return self._status(tx.conn, request.job_id)
+            # Granted by this pass: the status is what the pass just wrote.
+            return JobStatus(
+                job_id=request.job_id, state="running", device=lease.device,
+                lease_id=lease.lease_id, expires_at=lease.deadline_at, fallback_kind=None,
+                simulator=None, reason=lease.reason, shots_done=request.shots_done,
+                shots_total=request.shots_total, preempt_requested=False,
+            )
 
     def poll(self, job_id: str) -> JobStatus:
         """The job's status, after a pass if one is due (see the class docstring)."""
@@ -343,12 +410,7 @@ class SchedulerStore:
 
     def _live_lease(self, tx: _Tx, job_id: str, lease_id: str) -> Row[Any] | None:
         """The lease with its job's size and its device's speed, None unless live."""
-        lease = tx.conn.execute(
-            select(leases, requests.c.work_s, requests.c.shots_total, device_table.c.speed)
-            .join(requests, requests.c.job_id == leases.c.job_id)
-            .outerjoin(device_table, device_table.c.name == leases.c.device)
-            .where(leases.c.lease_id == lease_id)
-        ).first()
+        lease = tx.conn.execute(_LIVE_LEASE, {"lease_id": lease_id}).first()
         if lease is None or lease.job_id != job_id or lease.deadline_at <= tx.now:
             return None
         return lease
@@ -393,11 +455,12 @@ class SchedulerStore:
                 deadline_at, _ = lease_deadline(
                     expires_at, lease.started_at, session_limits(lease), idle_since
                 )
-                tx.conn.execute(update(leases).where(leases.c.lease_id == lease_id).values(
-                    expires_at=expires_at, deadline_at=deadline_at, last_heartbeat=tx.now,
-                    shots_live=max(shots, lease.shots_live), work_done_s=work_done_s,
-                    work_remaining_s=remaining_s, idle_since=idle_since,
-                ))
+                tx.conn.execute(_UPDATE_LEASE, {
+                    "w_lease_id": lease_id, "expires_at": expires_at,
+                    "deadline_at": deadline_at, "last_heartbeat": tx.now,
+                    "shots_live": max(shots, lease.shots_live), "work_done_s": work_done_s,
+                    "work_remaining_s": remaining_s, "idle_since": idle_since,
+                })
                 beat = Heartbeat(bool(lease.preemption_requested), deadline_at)
             self._pass_if_due(tx)
         if lease is None:
@@ -431,12 +494,13 @@ class SchedulerStore:
                 ).rowcount
                 if not replaced:
                     tx.conn.execute(checkpoints.insert().values(job_id=job_id, **values))
-                tx.conn.execute(update(requests).where(requests.c.job_id == job_id).values(
-                    shots_done=shots, updated_at=tx.now
-                ))
-                tx.conn.execute(update(leases).where(leases.c.lease_id == lease_id).values(
-                    checkpointed_s=lease.work_done_s, shots_live=max(shots, lease.shots_live)
-                ))
+                tx.conn.execute(UPDATE_REQUEST, {
+                    "w_job_id": job_id, "shots_done": shots, "updated_at": tx.now
+                })
+                tx.conn.execute(_UPDATE_LEASE, {
+                    "w_lease_id": lease_id, "checkpointed_s": lease.work_done_s,
+                    "shots_live": max(shots, lease.shots_live),
+                })
             self._pass_if_due(tx)
         if lease is None:
             raise LeaseLostError(f"job {job_id}: lease {lease_id} expired or was revoked")
@@ -491,19 +555,18 @@ class SchedulerStore:
             raise InvalidInputError("outcome", f"must be one of {OUTCOMES}, got {outcome!r}")
         if shots_done is not None and shots_done < 0:
             raise InvalidInputError("shots_done", f"must be >= 0, got {shots_done!r}")
-        with self._writing() as tx:
-            lease = tx.conn.execute(select(leases).where(leases.c.lease_id == lease_id)).first()
+        # The lease is read in the lock's round trip (PostgreSQL).
+        with self._writing([(SELECT_RELEASE, {"lease_id": lease_id})]) as tx:
+            found = tx.fetched[0]
+            lease = found[0] if found else None
             if lease is not None:
                 if lease.job_id != job_id:
                     raise InvalidInputError("lease_id", f"{lease_id} is not job {job_id}'s")
-                settle(tx.conn, tx.audit, tx.now, self.policy, lease, qpu_seconds, outcome,
+                settle(tx.writes, tx.audit, tx.now, self.policy, lease, qpu_seconds, outcome,
                        shots_done, retry)
                 self._pass(tx)
                 return
-            settled = tx.conn.execute(
-                select(usage_ledger.c.outcome, usage_ledger.c.job_id)
-                .where(usage_ledger.c.lease_id == lease_id)
-            ).first()
+            settled = tx.conn.execute(_SETTLED, {"lease_id": lease_id}).first()
         if settled is not None and settled.job_id != job_id:
             raise InvalidInputError("lease_id", f"{lease_id} is not job {job_id}'s")
         if settled is None or settled.outcome == "expired":
