@@ -36,11 +36,16 @@ def _emit(rows: list[dict[str, object]], as_json: bool) -> None:
         return
     if not rows:
         return
-    keys = list(rows[0])
+    keys = list(dict.fromkeys(k for row in rows for k in row))
     typer.echo("\t".join(keys))
     for row in rows:
-        typer.echo("\t".join(f"{v:.6g}" if isinstance(v, float) else str(v)
-                             for v in (row.get(k, "") for k in keys)))
+        typer.echo("\t".join(_cell(row.get(k, "")) for k in keys))
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) >= 1000 else f"{value:.6g}"
+    return str(value)
 
 
 @bench_app.command("policies")
