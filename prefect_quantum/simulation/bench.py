@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 from prefect_quantum.errors import InvalidInputError
@@ -120,7 +119,3 @@ def acceptance(summary: pl.DataFrame) -> list[dict[str, object]]:
             add("P95 wait / oracle's", ratio, "<= 1.5", ratio <= 1.5)
     return checks
 
-
-def p95(values: Sequence[float]) -> float:
-    """The 95th percentile (linear interpolation)."""
-    return float(np.percentile(np.asarray(values), 95)) if len(values) else 0.0
