@@ -96,6 +96,9 @@ def make_engine(url: str, *, busy_timeout_s: float = 15.0) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"SET lock_timeout = {lock_timeout_ms}")
+            # Floats as text (the pass reads its state as JSON) in the shortest form
+            # that reads back exactly, whatever the server's default.
+            cursor.execute("SET extra_float_digits = 3")
         finally:
             cursor.close()
             dbapi_connection.autocommit = autocommit
@@ -168,13 +171,14 @@ def _writer_queue(engine: Engine) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-_pg_compiled: dict[tuple[int, tuple[str, ...]], tuple[str, Any]] = {}
+_pg_compiled: dict[tuple[ClauseElement, tuple[str, ...], str], tuple[str, Any]] = {}
 
 
 def _pg_statement(conn: Connection, stmt: ClauseElement, keys: tuple[str, ...]) -> tuple[str, Any]:
     """`stmt` compiled once per parameter key set for PostgreSQL (keys decide an
-    ``INSERT``'s columns and an ``UPDATE``'s ``SET`` clause)."""
-    cache_key = (id(stmt), keys)
+    ``INSERT``'s columns and an ``UPDATE``'s ``SET`` clause); keyed by the statement
+    object itself, so statements should be module-level constants."""
+    cache_key = (stmt, keys, conn.dialect.driver)
     found = _pg_compiled.get(cache_key)
     if found is None:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Float, Row, Table, select
+from sqlalchemy import Boolean, Column, Float, Integer, Row, Table, select
 
 from prefect_quantum.scheduling import (
     DeviceState,
@@ -88,6 +88,23 @@ def state_from_pg(row: JsonRow) -> State:
     """The `State` of a `STATE_PG` row."""
     return State(_decode(row.leases, leases), _decode(row.waiting, requests),
                  _decode(row.devices, devices), _decode(row.usage, tenant_usage))
+
+
+def with_waiting(state: State, values: Mapping[str, Any]) -> State:
+    """`state` plus one request row, inserted after `state` was read, as it reads back
+    (column types applied: floats, integers and booleans)."""
+    row = JsonRow()
+    for column in REQUEST_COLUMNS:
+        value = values[column.name]
+        if value is not None:
+            if isinstance(column.type, Float):
+                value = float(value)
+            elif isinstance(column.type, Boolean):
+                value = bool(value)
+            elif isinstance(column.type, Integer):
+                value = int(value)
+        row[column.name] = value
+    return state._replace(waiting=[*state.waiting, row])
 
 
 def read_state(writes: Writes, combined: bool) -> State:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Insert, Row, bindparam, exists, func, select, update
-from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from prefect_quantum.errors import InvalidInputError, LeaseLostError
@@ -67,6 +66,7 @@ from prefect_quantum.store.snapshot import (
     device_values,
     request_values,
     state_from_pg,
+    with_waiting,
 )
 
 Outcome = Literal["completed", "preempted", "failed"]
@@ -91,11 +91,9 @@ _STATUS = (
 _JOB = select(requests).where(requests.c.job_id == bindparam("job_id"))
 _KNOWN = select(requests.c.job_id).where(requests.c.job_id == bindparam("job_id"))
 _INSERT_REQUEST = requests.insert()
-# One statement where the dialect has it: insert unless the job id exists.
+# One statement on SQLite: insert unless the job id exists (PostgreSQL: see `_submit`).
 _INSERT_NEW_REQUEST: dict[str, Insert] = {
     "sqlite": sqlite_dialect.insert(requests).on_conflict_do_nothing(
-        index_elements=[requests.c.job_id]).returning(requests.c.job_id),
-    "postgresql": pg_dialect.insert(requests).on_conflict_do_nothing(
         index_elements=[requests.c.job_id]).returning(requests.c.job_id),
 }
 _LIVE_LEASE = (
@@ -342,7 +340,13 @@ class SchedulerStore:
         self, request: Request, payload: Mapping[str, Any] | None, session: SessionLimits | None
     ) -> JobStatus:
         self._validate(request, payload)
-        with self._writing() as tx:
+        # PostgreSQL: whether the job exists and the state a pass reads come back in the
+        # lock's round trip; the insert is queued and the pass sees the new request in
+        # memory, exactly as the row reads back.
+        prefetch: Sequence[Query] = ()
+        if self._combined_read:
+            prefetch = [(_KNOWN, {"job_id": request.job_id}), (STATE_PG, None)]
+        with self._writing(prefetch) as tx:
             request = replace(request, submitted_at=tx.now)
             values = {
                 **request_values(request), "state": "waiting",
@@ -354,10 +358,12 @@ class SchedulerStore:
                 "updated_at": tx.now,
             }
             state = None
-            if self._combined_read and self._insert_new is not None:
-                # The insert and the pass's read in one round trip (PostgreSQL).
-                new, (row,) = tx.writes.fetch([(self._insert_new, values), (STATE_PG, None)])
-                inserted, state = bool(new), state_from_pg(row)
+            if self._combined_read:
+                known, (row,) = tx.fetched
+                inserted = not known
+                if inserted:
+                    tx.writes(_INSERT_REQUEST, values)
+                    state = with_waiting(state_from_pg(row), values)
             elif self._insert_new is not None:
                 inserted = tx.conn.execute(self._insert_new, values).first() is not None
             else:
