@@ -164,7 +164,7 @@ def main() -> None:
     args = parser.parse_args()
     fleet = Fleet.from_config(FleetConfig(devices=(DEVICE,)))
     device = fleet.get(DEVICE)
-    probe = {m: plain_loop(device, 5, m)["iterations_per_s"]
+    probe = {m: plain_loop(device, 14, m)["iterations_per_s"]
              for m in ("automatic", "density_matrix")}
     method = max(probe, key=lambda m: probe[m])
     with tempfile.TemporaryDirectory() as tmp:

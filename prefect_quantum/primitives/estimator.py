@@ -9,6 +9,7 @@ on the ideal simulator (statevector), as Qiskit's ``StatevectorEstimator`` does.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -63,6 +64,8 @@ class QuantumEstimator(BaseEstimatorV2):
         self._options = resolve_options(options, kwargs)
         self._mitigation = parse_mitigation(self._options.mitigation, self._options.zne)
         self._runtime = Runtime(self._options, "quantum-estimator")
+        # A primitive dropped without close() still gives its session's device back.
+        weakref.finalize(self, self._runtime.close)
         self._groupings = GroupingCache()
 
     @property

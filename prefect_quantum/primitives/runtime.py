@@ -101,7 +101,8 @@ class Runtime:
         self.cache = CompileCache()
         self.run_count = 0
         """Runs started so far; run ``k`` is seeded from ``(seed, k)``. Set it to resume."""
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._prefix = f"{name}-{id(self):x}"
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._prefix)
         self._session_cm: AbstractContextManager[SchedulerSession] | None = None
         self._session: SchedulerSession | None = None
         self._closed = False
@@ -197,7 +198,9 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        self._executor.shutdown(wait=True)
+        # Waiting is impossible from the worker itself (a finalizer may run there).
+        on_worker = threading.current_thread().name.startswith(self._prefix)
+        self._executor.shutdown(wait=not on_worker)
         if self._session_cm is not None:
             cm, self._session_cm, self._session = self._session_cm, None, None
             cm.__exit__(None, None, None)

@@ -8,6 +8,7 @@ classical register is read from the same shots.
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -45,6 +46,8 @@ class QuantumSampler(BaseSamplerV2):
         if self._options.mitigation != "none":
             raise InvalidInputError("mitigation", "the sampler returns raw samples: use 'none'")
         self._runtime = Runtime(self._options, "quantum-sampler")
+        # A primitive dropped without close() still gives its session's device back.
+        weakref.finalize(self, self._runtime.close)
 
     @property
     def options(self) -> PrimitiveOptions:
