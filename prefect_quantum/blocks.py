@@ -13,7 +13,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr, field_validator
+from prefect.blocks.core import schema_extra as prefect_block_schema_extra
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from prefect_quantum.errors import InvalidInputError
 from prefect_quantum.scheduling import PolicyConfig
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
 
 _DOCS = "https://github.com/prefect-quantum/prefect-quantum/blob/main/docs/scheduling.md"
 _LOGO = "https://images.ctfassets.net/gm98wzqotmnx/08yCE6xpJMX9Kjl5VArDS/c2ede674c20f90b9b6edeab71feffac9/prefect-200x200.png?h=250"
+
+
+def _closed_block_schema(schema: dict[str, Any], model: type[Block]) -> None:
+    """Prefect's block schema, closed to properties it does not declare."""
+    prefect_block_schema_extra(schema, model)
+    schema["additionalProperties"] = False
 
 
 class QuantumFleet(Block):
@@ -84,6 +91,11 @@ class QuantumScheduler(Block):
                    scheduler=scheduler)
         ```
     """
+
+    # Every field has a default, so without this a flow parameter's `{"$ref": ...}` block
+    # reference (what the UI sends) would also match the block's own schema, and Prefect's
+    # server refuses parameters that match both branches of its oneOf.
+    model_config = ConfigDict(json_schema_extra=_closed_block_schema)
 
     _block_type_name: ClassVar[str] = "Quantum Scheduler"
     _block_type_slug: ClassVar[str] = "quantum-scheduler"

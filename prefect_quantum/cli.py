@@ -258,6 +258,14 @@ def usage(url: UrlOption = None, block: BlockOption = None, as_json: JsonOption 
     _print_rows(store.usage(), "usage", as_json)
 
 
+def _mount_bench() -> None:
+    from prefect_quantum.cli_bench import bench_app
+
+    app.add_typer(bench_app, name="bench", help="Policy and ICPP 2025 benchmarks.")
+
+
+_mount_bench()
+
 audit_app = typer.Typer(help="The scheduler's hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 

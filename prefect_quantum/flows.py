@@ -95,6 +95,11 @@ def _hybrid_job(
         priority=priority, options=options,
     )
     execute = execute_task
+    if isinstance(scheduler, dict):
+        # A deployment run gets the block reference resolved to its data; this flow does
+        # not let Prefect validate parameters (circuits may be QuantumCircuit objects), so
+        # the block is built here.
+        scheduler = QuantumScheduler.model_validate(scheduler)
     if scheduler is not None:
         fleet = fleet or scheduler.fleet
         reserver = reserver or scheduler.reserver()
