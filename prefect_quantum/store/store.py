@@ -74,19 +74,37 @@ OUTCOMES: tuple[str, ...] = ("completed", "preempted", "failed")
 
 _UPDATE_LOCK = update(scheduler_lock).where(scheduler_lock.c.id == 1)
 _WAITING = requests.c.state == "waiting"
-_PASS_DUE = select(
-    select(func.min(leases.c.deadline_at)).scalar_subquery(),
-    select(func.min(requests.c.latest_start)).where(_WAITING).scalar_subquery(),
-    select(scheduler_lock.c.last_pass_at).where(scheduler_lock.c.id == 1).scalar_subquery(),
-    exists().where(_WAITING),
+# Never correlated: they read whole tables even where the enclosing query joins them.
+_DUE_COLUMNS = (
+    select(func.min(leases.c.deadline_at)).correlate(None).scalar_subquery()
+    .label("soonest_deadline"),
+    select(func.min(requests.c.latest_start)).where(_WAITING).correlate(None)
+    .scalar_subquery().label("latest_start"),
+    exists().where(_WAITING).correlate(None).label("any_waiting"),
+)
+_PASS_DUE = select(scheduler_lock.c.last_pass_at, *_DUE_COLUMNS).where(
+    scheduler_lock.c.id == 1
+)
+_STATUS_COLUMNS = (
+    requests.c.job_id, requests.c.state, requests.c.device, requests.c.fallback_kind,
+    requests.c.simulator, requests.c.reason, requests.c.shots_done, requests.c.shots_total,
+    leases.c.lease_id, leases.c.device.label("lease_device"), leases.c.deadline_at,
+    leases.c.preemption_requested,
 )
 _STATUS = (
-    select(requests.c.state, requests.c.device, requests.c.fallback_kind,
-           requests.c.simulator, requests.c.reason, requests.c.shots_done,
-           requests.c.shots_total, leases.c.lease_id, leases.c.device.label("lease_device"),
-           leases.c.deadline_at, leases.c.preemption_requested)
+    select(*_STATUS_COLUMNS)
     .outerjoin(leases, leases.c.job_id == requests.c.job_id)
     .where(requests.c.job_id == bindparam("job_id"))
+)
+# `poll`'s read: is a pass due, and the job's status (job_id None: unknown job).
+_POLL = (
+    select(scheduler_lock.c.last_pass_at, *_DUE_COLUMNS, *_STATUS_COLUMNS)
+    .select_from(
+        scheduler_lock
+        .outerjoin(requests, requests.c.job_id == bindparam("job_id"))
+        .outerjoin(leases, leases.c.job_id == requests.c.job_id)
+    )
+    .where(scheduler_lock.c.id == 1)
 )
 _JOB = select(requests).where(requests.c.job_id == bindparam("job_id"))
 _KNOWN = select(requests.c.job_id).where(requests.c.job_id == bindparam("job_id"))
@@ -232,11 +250,14 @@ class SchedulerStore:
     def _pass_due(self, conn: Connection, now: float) -> bool:
         """A lease deadline or a latest start has passed, or the last pass is too old
         while requests wait (one round trip)."""
-        soonest, latest, last, any_waiting = conn.execute(_PASS_DUE).one()
+        return self._due(conn.execute(_PASS_DUE).one(), now)
+
+    def _due(self, row: Any, now: float) -> bool:
+        soonest, latest, last = row.soonest_deadline, row.latest_start, row.last_pass_at
         return bool(
             (soonest is not None and soonest <= now)
             or (latest is not None and latest <= now)
-            or (any_waiting and (last is None or now - last >= self._pass_interval_s))
+            or (row.any_waiting and (last is None or now - last >= self._pass_interval_s))
         )
 
     def _pass_if_due(self, tx: _Tx) -> None:
@@ -250,8 +271,11 @@ class SchedulerStore:
         return row
 
     def _status(self, conn: Connection, job_id: str) -> JobStatus:
-        row = conn.execute(_STATUS, {"job_id": job_id}).first()
-        if row is None:
+        return self._status_of(job_id, conn.execute(_STATUS, {"job_id": job_id}).first())
+
+    @staticmethod
+    def _status_of(job_id: str, row: Any) -> JobStatus:
+        if row is None or row.job_id is None:
             raise InvalidInputError("job_id", f"unknown job {job_id!r}")
         held = row.lease_id is not None
         return JobStatus(
@@ -395,8 +419,9 @@ class SchedulerStore:
     def poll(self, job_id: str) -> JobStatus:
         """The job's status, after a pass if one is due (see the class docstring)."""
         with read_transaction(self._engine, consistent=False) as conn:
-            if not self._pass_due(conn, self._clock()):
-                return self._status(conn, job_id)
+            row = conn.execute(_POLL, {"job_id": job_id}).one()  # one cheap read
+            if not self._due(row, self._clock()):
+                return self._status_of(job_id, row)
         with self._writing() as tx:
             self._pass_if_due(tx)
             return self._status(tx.conn, job_id)

@@ -142,3 +142,26 @@ def test_store_busy_on_release_and_heartbeat_when_the_postgres_row_stays_locked(
                   shots_done=100)
     assert store.poll("j1").state == "completed" and store.verify_audit() is None
     store.close()
+
+
+def test_S2_poll_with_no_pass_due_is_one_read_without_the_lock(make_store: MakeStore,
+                                                              store_url: str) -> None:
+    store = make_store(FAST, pass_interval_s=30.0)
+    store.register_devices([qpu("qa")])
+    running = store.submit(job("j1"))
+    store.submit(job("j2"))  # waits; the last pass was just now
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    sa.event.listen(store._engine, "before_cursor_execute", record)
+    try:
+        assert store.poll("j1") == running
+        assert store.poll("j2").state == "waiting"
+    finally:
+        sa.event.remove(store._engine, "before_cursor_execute", record)
+    reads = [s for s in statements if s.startswith("SELECT")]
+    assert len(reads) == 2 and not any("FOR UPDATE" in s or "IMMEDIATE" in s
+                                       for s in statements)
+    assert len(statements) == (4 if store_url.startswith("sqlite") else 2)  # + BEGIN DEFERRED
