@@ -14,6 +14,7 @@ pipeline (psycopg's pipeline mode), with the next read or with the ``COMMIT``.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -63,6 +64,24 @@ def default_url() -> str:
 def is_sqlite(engine: Engine) -> bool:
     """True for the SQLite backend."""
     return engine.dialect.name == "sqlite"
+
+
+def can_pipeline(engine: Engine) -> bool:
+    """True on PostgreSQL through psycopg 3 with a libpq that has pipeline mode (14+);
+    other drivers send every statement on its own."""
+    return _can_pipeline(engine.dialect.name, engine.dialect.driver)
+
+
+@functools.cache
+def _can_pipeline(backend: str, driver: str) -> bool:
+    if backend != "postgresql" or driver != "psycopg":
+        return False
+    try:
+        import psycopg
+
+        return bool(psycopg.capabilities.has_pipeline())
+    except Exception:  # an older psycopg or libpq
+        return False
 
 
 def make_engine(url: str, *, busy_timeout_s: float = 15.0) -> Engine:
@@ -329,7 +348,7 @@ def write_transaction(
     lock (on PostgreSQL in the lock's round trip: the server runs them in order, each
     with a snapshot taken after the lock is held). Commits on success, rolls back on
     any error."""
-    queued = engine.dialect.name == "postgresql"
+    queued = can_pipeline(engine)
     with _writer_queue(engine), translate_errors(engine), engine.begin() as conn:
         writes = Writes(conn, queued)
         if queued and prefetch:

@@ -165,3 +165,37 @@ def test_S2_poll_with_no_pass_due_is_one_read_without_the_lock(make_store: MakeS
     assert len(reads) == 2 and not any("FOR UPDATE" in s or "IMMEDIATE" in s
                                        for s in statements)
     assert len(statements) == (4 if store_url.startswith("sqlite") else 2)  # + BEGIN DEFERRED
+
+
+@pytest.mark.parametrize("pipeline", [True, False])
+def test_postgres_with_and_without_pipeline_mode(
+    pg_schema_url: str, monkeypatch: pytest.MonkeyPatch, pipeline: bool
+) -> None:
+    """Drivers or libpq builds without pipeline mode send each statement on its own,
+    with the same outcome."""
+    from prefect_quantum.store import engine as engine_module
+
+    if not pipeline:
+        monkeypatch.setattr(engine_module, "can_pipeline", lambda _engine: False)
+    clock = FakeClock()
+    store = SchedulerStore(pg_schema_url, FAST, clock=clock, lease_ttl_s=10.0)
+    store.register_devices([qpu("qa")])
+    low = store.submit(job("low", cls=0))
+    assert low.state == "running" and low == store.poll("low")
+    store.save_checkpoint("low", low.lease_id or "", {"shots_done": 30})
+    clock.advance(1.0)
+    assert store.submit(job("top", tenant="ops", cls=3)).state == "waiting"
+    assert store.heartbeat("low", low.lease_id or "", shots_done=30,
+                           work_done_s=1.0).preempt_requested
+    store.release("low", low.lease_id or "", qpu_seconds=1.0, outcome="preempted",
+                  shots_done=30)
+    top = store.poll("top")
+    assert top.state == "running"
+    clock.advance(10.0)  # top's worker died: expiry re-queues it [L3]
+    assert store.poll("top").lease_id != top.lease_id
+    assert [r["kind"] for r in store.audit("top")] == [
+        "submitted", "granted", "expired", "granted"]
+    assert [r["kind"] for r in store.audit("low")] == [
+        "submitted", "granted", "preempt_requested", "released", "preempted"]
+    assert store.verify_audit() is None
+    store.close()
