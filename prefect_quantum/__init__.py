@@ -29,6 +29,9 @@ _LAZY = {
     "FleetConfig": "prefect_quantum.fleet",
     "QuantumFleet": "prefect_quantum.blocks",
     "QuantumScheduler": "prefect_quantum.blocks",
+    "QuantumEstimator": "prefect_quantum.primitives",
+    "QuantumSampler": "prefect_quantum.primitives",
+    "PrimitiveOptions": "prefect_quantum.primitives",
 }
 
 __all__ = [
@@ -39,7 +42,10 @@ __all__ = [
     "JobResult",
     "PermanentError",
     "PrefectQuantumError",
+    "PrimitiveOptions",
+    "QuantumEstimator",
     "QuantumFleet",
+    "QuantumSampler",
     "QuantumScheduler",
     "TransientError",
     "hybrid_job",
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
     from prefect_quantum.fleet import Fleet, FleetConfig
     from prefect_quantum.flows import hybrid_job
     from prefect_quantum.job import JobOptions, JobRequest
+    from prefect_quantum.primitives import PrimitiveOptions, QuantumEstimator, QuantumSampler
     from prefect_quantum.results import JobResult
 
 
