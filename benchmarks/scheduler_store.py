@@ -158,7 +158,7 @@ def measure_store_cycles(
     }
 
 
-def _sqlite(processes: int, seconds: float, single_cycles: int) -> dict[str, Any]:
+def _sqlite(processes: int, seconds: float, single_cycles: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         single = measure_single_process(f"sqlite:///{os.path.join(directory, 'single.db')}",
                                         single_cycles) if single_cycles else None
@@ -168,7 +168,9 @@ def _sqlite(processes: int, seconds: float, single_cycles: int) -> dict[str, Any
 
 
 def _postgres(base_url: str, processes: int, seconds: float,
-              single_cycles: int) -> dict[str, Any]:
+              single_cycles: int = 0) -> dict[str, Any]:
+    """The cycles measurement (and with `single_cycles` the single-process one) on a
+    fresh schema; `benchmarks/scheduler.py` calls it too."""
     single = None
     if single_cycles:
         with _pg_schema(base_url) as url:
