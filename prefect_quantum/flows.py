@@ -96,10 +96,12 @@ def _hybrid_job(
     )
     execute = execute_task
     if isinstance(scheduler, dict):
-        # A deployment run gets the block reference resolved to its data; this flow does
-        # not let Prefect validate parameters (circuits may be QuantumCircuit objects), so
-        # the block is built here.
-        scheduler = QuantumScheduler.model_validate(scheduler)
+        # A deployment run gets the UI's `{"$ref": ...}` block reference as it was sent:
+        # Prefect resolves references while validating parameters, which this flow skips
+        # (circuits may be QuantumCircuit objects), so the block is loaded here.
+        ref = scheduler.get("$ref")
+        scheduler = (QuantumScheduler.load_from_ref(ref) if ref is not None
+                     else QuantumScheduler.model_validate(scheduler))
     if scheduler is not None:
         fleet = fleet or scheduler.fleet
         reserver = reserver or scheduler.reserver()
