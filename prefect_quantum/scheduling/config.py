@@ -41,6 +41,8 @@ class PolicyConfig:
         default_factory=lambda: dict(DEFAULT_PRIORITY_CLASSES)
     )
     aging_rate: float = 1.0 / 3600.0
+    work_weight: float = 10.0
+    strict_class: int = 2
     preemption_grace_s: float = 60.0
     min_run_s: float = 120.0
     max_preemptions_per_job: int = 2
@@ -77,6 +79,7 @@ class PolicyConfig:
                      "session_idle_timeout_s"):
             _positive(name, getattr(self, name))
         for name in ("preemption_grace_s", "min_run_s", "weight_time", "weight_fidelity",
+                     "work_weight",
                      "retry_base_s", "retry_cap_s", "retry_jitter"):
             _non_negative(name, getattr(self, name))
         if self.weight_time + self.weight_fidelity == 0:
@@ -87,6 +90,10 @@ class PolicyConfig:
             raise InvalidInputError(
                 "retry_cap_s", f"must be >= retry_base_s ({self.retry_base_s}), "
                 f"got {self.retry_cap_s!r}"
+            )
+        if isinstance(self.strict_class, bool) or not isinstance(self.strict_class, int):
+            raise InvalidInputError(
+                "strict_class", f"must be an int (a class level), got {self.strict_class!r}"
             )
         for name in ("max_preemptions_per_job", "retries"):
             value = getattr(self, name)
@@ -106,6 +113,12 @@ class PolicyConfig:
     def top_class(self) -> int:
         """`c_max`: the highest configured priority class ([F5])."""
         return max(self.priority_classes.values())
+
+    @property
+    def strict_level(self) -> int:
+        """`c_s = min(strict_class, c_max)`: the lowest class ordered strictly across
+        tenants; the top class is always strict, so aging bounds every wait ([F3], [F5])."""
+        return min(self.strict_class, self.top_class)
 
     @property
     def aging_horizon_s(self) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from operator import attrgetter
 
 from prefect_quantum.scheduling.config import PolicyConfig
@@ -34,9 +35,10 @@ from prefect_quantum.scheduling.preemption import choose_victim, victim_pool
 
 _AGE_KEY = attrgetter("age_key")
 _SUBMITTED = attrgetter("submitted_at")
+_JOB_ID = attrgetter("job_id")
 
-BucketKey = tuple[int, str]  # (base class, tenant)
-HeapEntry = tuple[int, float, float, str, BucketKey, int]
+BucketKey = tuple[int, str]  # (class, tenant): base class in a bucket, effective in a group
+HeapEntry = tuple[int, float, int, float, str, BucketKey, int]
 
 
 class _Pass:
@@ -144,17 +146,53 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     for (cls, _), bucket in buckets.items():
         remaining[cls] = remaining.get(cls, 0) + len(bucket)
 
-    def entry(key: BucketKey, head: Request) -> HeapEntry:
-        # [F3], [F5]: key_r = (-e_r, -(F_t + alpha W_r), submitted_at, job_id).
-        wait = max(0.0, now - head.submitted_at)
-        cls = head.priority_class
-        effective = min(max(top, cls), cls + math.floor(wait * alpha))  # effective_class
-        tenant = key[1]
-        return (-effective, -(factor[tenant] + alpha * wait), head.submitted_at,
-                head.job_id, key, version[tenant])
+    weight = config.work_weight
+    horizon = config.aging_horizon_s
+    strict = config.strict_level
+    shared = strict - 1  # the band of every class below `c_s` [F3]
 
-    # A bucket is sorted by age only when first popped; until then its head is its min.
-    heap = [entry(key, _oldest(bucket)) for key, bucket in buckets.items()]
+    # Groups [F3]: one per (effective class, tenant), so a group is ordered by v_r alone.
+    # A bucket none of whose requests has waited H keeps its base class as it is [F5].
+    groups: dict[BucketKey, list[Request]] = {}
+    for (cls, tenant), bucket in buckets.items():
+        if now - min(map(_SUBMITTED, bucket)) < horizon:
+            groups.setdefault((cls, tenant), []).extend(bucket)
+            continue
+        for request in bucket:
+            wait = max(0.0, now - request.submitted_at)
+            e = min(max(top, cls), cls + math.floor(wait * alpha))  # effective_class
+            groups.setdefault((e, tenant), []).append(request)
+
+    if weight == 0.0:
+        virtual: Callable[[Request], float] = _SUBMITTED
+    else:
+        def virtual(request: Request) -> float:
+            # [F3] v_r = submitted_at + work_weight * remaining work.
+            return request.submitted_at + weight * request.remaining_work_s
+
+    def head_of(group: list[Request]) -> Request:
+        """The group's smallest (v_r, job_id), scanning a list of floats."""
+        if weight == 0.0:
+            vs = list(map(_SUBMITTED, group))
+        else:
+            vs = [r.submitted_at + weight * r.remaining_work_s for r in group]
+        v = min(vs)
+        if vs.count(v) == 1:
+            return group[vs.index(v)]
+        return min((r for r, x in zip(group, vs, strict=True) if x == v), key=_JOB_ID)
+
+    def entry(key: BucketKey, head: Request) -> HeapEntry:
+        # [F3], [F5]: (-band, -(F_t + A), -e, submitted_at, job_id) of the group's head, with
+        # A = alpha * W_head in a strict band and 0 in the shared band.
+        e, tenant = key
+        if e >= strict:
+            return (-e, -(factor[tenant] + alpha * max(0.0, now - head.submitted_at)), -e,
+                    head.submitted_at, head.job_id, key, version[tenant])
+        return (-shared, -factor[tenant], -e, head.submitted_at, head.job_id, key,
+                version[tenant])
+
+    # A group is sorted only when first popped; until then its head is its min.
+    heap = [entry(key, head_of(group)) for key, group in groups.items()]
     heapq.heapify(heap)
     position: dict[BucketKey, int] = {}
     granted: set[str] = set()
@@ -163,20 +201,21 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         if not state.free and not _preemption_possible(state, remaining):
             break
         top_entry = heapq.heappop(heap)
-        key = top_entry[4]
+        key = top_entry[5]
         tenant = key[1]
-        bucket = buckets[key]
+        bucket = groups[key]
         index = position.get(key)
         if index is None:
-            bucket.sort(key=_AGE_KEY)
+            bucket.sort(key=_JOB_ID)
+            bucket.sort(key=virtual)  # stable: (v_r, job_id)
             index = 0
-        if top_entry[5] != version[tenant]:  # tenant charged this pass [F4]
+        if top_entry[6] != version[tenant]:  # tenant charged this pass [F4]
             position[key] = index
             heapq.heappush(heap, entry(key, bucket[index]))
             continue
         request = bucket[index]
         position[key] = index + 1
-        remaining[key[0]] -= 1
+        remaining[request.priority_class] -= 1
         if _serve(state, standing, request, request.job_id in overdue_ids):
             granted.add(request.job_id)
             factor[tenant] = standing.factor(tenant)
@@ -217,14 +256,6 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     )
 
 
-def _oldest(bucket: list[Request]) -> Request:
-    """The request with the smallest `age_key` (a float key is much faster to scan)."""
-    first = min(bucket, key=_SUBMITTED)
-    at = first.submitted_at
-    ties = [r for r in bucket if r.submitted_at == at]
-    return first if len(ties) == 1 else min(ties, key=_AGE_KEY)
-
-
 def _bar(state: _Pass, request: Request, availability: Availability) -> None:
     """Fall back or reject a request no QPU may take now ([B2..B4], [B7], [C2])."""
     if request.retries_used > state.config.retries:
@@ -248,7 +279,8 @@ def _preemption_possible(state: _Pass, remaining: dict[int, int]) -> bool:
     if not state.victims:
         return False
     lowest = min(cls for _, cls in state.victims.values())
-    return any(count > 0 and cls > lowest for cls, count in remaining.items())
+    strict = state.config.strict_level
+    return any(count > 0 and cls > lowest and cls >= strict for cls, count in remaining.items())
 
 
 def _serve(state: _Pass, standing: Standing, request: Request, overdue: bool) -> bool:
@@ -278,6 +310,8 @@ def _serve(state: _Pass, standing: Standing, request: Request, overdue: bool) ->
             state.claimed.add(device.name)
             state.holding.add(request.job_id)
             return False
+    if request.priority_class < config.strict_level:  # [P8] shared classes never preempt
+        return False
     victim = choose_victim(request, eligible.devices, state.victims, standing)
     if victim is not None:
         del state.victims[victim.device]

@@ -51,10 +51,17 @@ class Request:
     signature: Signature = field(init=False, repr=False, compare=False)
     bucket_key: tuple[int, str] = field(init=False, repr=False, compare=False)
     latest_start: float = field(init=False, repr=False, compare=False)
+    remaining_work_s: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
         setattr_(self, "age_key", (self.submitted_at, self.job_id))
+        if self.shots_total >= 1 and 0 <= self.shots_done <= self.shots_total:
+            remaining = self.work_s * (1.0 - self.shots_done / self.shots_total)
+        else:
+            remaining = self.work_s  # rejected below
+        # QPU-seconds still to run at reference speed (checkpointed shots excluded).
+        setattr_(self, "remaining_work_s", remaining)
         setattr_(self, "signature", (self.num_qubits, self.allowed_devices, self.compliance_domain))
         setattr_(self, "bucket_key", (self.priority_class, self.tenant))
         latest = self.submitted_at + self.max_wait_s
@@ -81,11 +88,6 @@ class Request:
             )
         if not self.max_wait_s >= 0:
             raise InvalidInputError("max_wait_s", f"must be >= 0, got {self.max_wait_s!r}")
-
-    @property
-    def remaining_work_s(self) -> float:
-        """QPU-seconds still to run at reference speed (checkpointed shots excluded)."""
-        return self.work_s * (1.0 - self.shots_done / self.shots_total)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,9 @@ from prefect_quantum.scheduling import FallbackMode, PolicyConfig
     ({"retry_cap_s": 1.0, "retry_base_s": 2.0}, "retry_cap_s"),
     ({"fallback_default": "quantum-annealer"}, "fallback_default"),
     ({"lease_ttl_s": 0.0}, "lease_ttl_s"),
+    ({"work_weight": -1.0}, "work_weight"),
+    ({"strict_class": 1.5}, "strict_class"),
+    ({"strict_class": True}, "strict_class"),
 ])
 def test_invalid_values_are_rejected_naming_the_field(kwargs, field) -> None:
     with pytest.raises(InvalidInputError) as err:
@@ -37,6 +40,10 @@ def test_defaults_and_lookups() -> None:
     assert cfg.fallback_default is FallbackMode.IDEAL
     assert cfg.top_class == 3 and cfg.aging_horizon_s == pytest.approx(3600.0)
     assert cfg.class_of("high") == 2
+    assert cfg.work_weight == 10.0 and cfg.strict_class == 2 and cfg.strict_level == 2
+    # The top class is always strict, whatever strict_class says ([F5]).
+    assert PolicyConfig(strict_class=9).strict_level == 3
+    assert PolicyConfig(priority_classes={"only": 0}).strict_level == 0
     with pytest.raises(InvalidInputError, match="unknown class"):
         cfg.class_of("vip")
 

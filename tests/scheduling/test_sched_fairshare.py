@@ -84,6 +84,55 @@ def test_F3_higher_class_before_fair_share() -> None:
     assert winner == "heavy-high"
 
 
+def test_F3_shared_band_orders_tenants_by_fair_share_across_classes() -> None:
+    # low (0) and normal (1) share one band: the tenant below its share goes first even
+    # with a low job, and however long the other's normal job has waited.
+    waiting = [req("light-low", "light", cls=0, at=99.0),
+               req("heavy-normal", "heavy", cls=1, at=0.0)]
+    usage = {"heavy": 5000.0, "light": 10.0}
+    assert one_free_device_winner(waiting, usage=usage) == "light-low"
+    aged = PolicyConfig()  # default aging: 99 s is far below H, no promotion yet
+    assert one_free_device_winner(waiting, usage=usage, config=aged) == "light-low"
+    # With every class strict, the higher class goes first as before.
+    strict = PolicyConfig(aging_rate=1e-6, strict_class=0)
+    assert one_free_device_winner(waiting, usage=usage, config=strict) == "heavy-normal"
+
+
+def test_F3_within_a_tenant_class_first_in_the_shared_band() -> None:
+    waiting = [req("low-short", "t", cls=0, at=0.0, work=1.0),
+               req("normal-long", "t", cls=1, at=50.0, work=500.0)]
+    assert one_free_device_winner(waiting) == "normal-long"
+
+
+def test_F3_within_a_tenant_shorter_work_first_aged() -> None:
+    # v = submitted_at + work_weight * work: the 10 s job (v = 150) beats the 100 s job
+    # (v = 1000) submitted 50 s earlier ...
+    cfg = PolicyConfig(aging_rate=1e-6, work_weight=10.0)
+    long_old = req("long", "t", at=0.0, work=100.0)
+    assert one_free_device_winner([long_old, req("short", "t", at=50.0, work=10.0)],
+                                  config=cfg, now=1000.0) == "short"
+    # ... but not one submitted after the long job's v (1000 s): that is the bound.
+    assert one_free_device_winner([long_old, req("late", "t", at=950.0, work=10.0)],
+                                  config=cfg, now=1000.0) == "long"
+    # work_weight 0: oldest first.
+    assert one_free_device_winner([long_old, req("short", "t", at=50.0, work=10.0)],
+                                  config=PolicyConfig(aging_rate=1e-6, work_weight=0.0),
+                                  now=1000.0) == "long"
+    # Remaining work counts: a checkpointed long job is short now.
+    half = req("half", "t", at=40.0, work=100.0, shots_done=95, shots_total=100)
+    assert one_free_device_winner([half, req("short", "t", at=50.0, work=10.0)],
+                                  config=cfg, now=1000.0) == "half"
+
+
+def test_F3_strict_band_ages_across_tenants_by_real_wait() -> None:
+    # In a strict band the age term uses the head's real wait, not v: a tenant whose jobs
+    # are long is not handicapped against one whose jobs are short.
+    cfg = PolicyConfig(aging_rate=1 / 100.0, work_weight=10.0)
+    waiting = [req("long-old", "a", cls=2, at=0.0, work=900.0),
+               req("short-new", "b", cls=2, at=90.0, work=1.0)]
+    assert one_free_device_winner(waiting, config=cfg, now=95.0) == "long-old"
+
+
 def test_F3_equal_keys_broken_by_job_id() -> None:
     waiting = [req("b", "x", at=0.0), req("a", "y", at=0.0)]
     assert one_free_device_winner(waiting) == "a"

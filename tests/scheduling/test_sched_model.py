@@ -47,3 +47,4 @@ def test_remaining_work_duration_and_latest_start() -> None:
     assert duration_on(r.remaining_work_s, dev("q", speed=4000.0), cfg) == 15.0
     # Derived fields follow a replace().
     assert dataclasses.replace(r, submitted_at=0.0).age_key == (0.0, "j")
+    assert dataclasses.replace(r, shots_done=6).remaining_work_s == 20.0  # [F3] v_r uses it

@@ -128,3 +128,17 @@ def test_P7_the_preemptor_gets_the_device_on_the_release_pass() -> None:
     waiting = [req("urgent", cls=3, at=NOW), req("older-low", cls=0, at=0.0)]
     out = decide(snap(NOW, waiting, devices=[dev("q1")]), CFG)
     assert granted(out) == {"urgent": "q1"}
+
+
+def test_P8_a_shared_class_never_preempts() -> None:
+    # normal (1) is below strict_class (2): it waits instead of preempting a low lease.
+    pairs, out = preempted([req("normal", cls=1, at=NOW)], [lease("low", "q1", cls=0)])
+    assert pairs == [] and out.grants == ()
+    # A strict class still preempts the same lease ([P1]).
+    pairs, _ = preempted([req("high", cls=2, at=NOW)], [lease("low", "q1", cls=0)])
+    assert pairs == [("low", "high")]
+    # With every class strict, normal preempts low as before.
+    every = PolicyConfig(min_run_s=100.0, preemption_grace_s=60.0, strict_class=0)
+    pairs, _ = preempted([req("normal", cls=1, at=NOW)], [lease("low", "q1", cls=0)],
+                         config=every)
+    assert pairs == [("low", "normal")]

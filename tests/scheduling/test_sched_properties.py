@@ -263,3 +263,21 @@ def test_F5_a_low_class_job_starts_under_a_saturating_urgent_stream() -> None:
     # Running at effective class 3, it cannot be preempted by the stream ([P1]).
     assert trace.completions["low"] == trace.starts["low"] + 300.0
     assert not any(victim == "low" for _, victim, _ in trace.preemptions)
+
+
+def test_F5_a_long_job_starts_under_its_own_tenants_stream_of_short_jobs() -> None:
+    # One device, one tenant: short jobs (v = at + 10 * 20) arrive faster than they are
+    # served, and a long job (v = 1 + 10 * 600 = 6001) waits behind the shorter work only
+    # until every request submitted before v + H has gone: the bound of [F5].
+    config = PolicyConfig(aging_rate=1 / 3600.0, work_weight=10.0)
+    stream = [req(f"s{k:03d}", "t", 1, at=15.0 * k, work=20.0) for k in range(900)]
+    long = req("long", "t", 1, at=1.0, work=600.0, shots_total=1000)
+    trace = drive([long, *stream], [dev("q1")], config, horizon=20_000.0)
+    start = trace.starts["long"]
+    ahead = [k for k in range(900) if 15.0 * k < long.submitted_at + 3600.0 + 10 * 600.0]
+    # (c_max - c_r) H + D (1 + Q), D = 600 s, Q = requests submitted before that instant.
+    assert start <= 1.0 + 2 * 3600.0 + 600.0 * (1 + len(ahead))
+    # It overtakes every short job submitted after its v (6001 s) still waiting then.
+    later = [trace.starts[f"s{k:03d}"] for k in range(900)
+             if 15.0 * k > 6001.0 and f"s{k:03d}" in trace.starts]
+    assert later and start < max(later)
