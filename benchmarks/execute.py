@@ -28,17 +28,8 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.random import random_circuit
 from qiskit_aer import AerSimulator
 
+from prefect_quantum.circuits import ghz
 from prefect_quantum.fleet import CalibratedBackend, SimulatedQPU, load_calibration
-
-
-def ghz(n: int) -> QuantumCircuit:
-    """GHZ-n measured on every qubit."""
-    circuit = QuantumCircuit(n, name=f"ghz{n}")
-    circuit.h(0)
-    for i in range(n - 1):
-        circuit.cx(i, i + 1)
-    circuit.measure_all()
-    return circuit
 
 
 def workload(count: int) -> list[QuantumCircuit]:
