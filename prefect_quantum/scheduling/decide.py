@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import defaultdict
-from collections.abc import Callable
 from operator import attrgetter
 
 from prefect_quantum.scheduling.config import PolicyConfig
@@ -114,25 +112,50 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     alpha = config.aging_rate
     top = config.top_class
     eligible_for = state.eligible
-    ok = Availability.OK
+    has_eligible = state.fleet.has_eligible
     max_retries = config.retries
 
-    # One linear scan: static outcomes [B2..B4, B7] and buckets [F3].
-    buckets: defaultdict[BucketKey, list[Request]] = defaultdict(list)
+    weight = config.work_weight
+    horizon = config.aging_horizon_s
+    strict = config.strict_level
+    shared = strict - 1  # the band of every class below `c_s` [F3]
+
+    # One linear scan: static outcomes [B2..B4, B7] and buckets [F3]. Each request is
+    # touched once here: its v_r ([F3] submitted_at + work_weight * remaining work) goes
+    # to a list of floats parallel to its bucket, so later steps scan floats only.
+    buckets: dict[BucketKey, list[Request]] = {}
+    bucket_vs: dict[BucketKey, list[float]] = {}
     barred: list[Request] = []
-    servable: set[Signature] = set()  # signatures with an eligible QPU this pass
+    timed: list[Request] = []  # requests with a max_wait_s or deadline [B1]
+    servable: dict[Signature, bool] = {}  # has an eligible QPU this pass (cached per signature)
+    inf = math.inf
+    oldest = inf  # the smallest submitted_at among bucketed requests
     for request in snapshot.waiting:
         signature = request.signature
-        if signature not in servable and eligible_for(signature).availability is ok:
-            servable.add(signature)
-        if signature in servable and request.retries_used <= max_retries:
-            buckets[request.bucket_key].append(request)
+        serve = servable.get(signature)
+        if serve is None:
+            serve = servable[signature] = has_eligible(signature)
+        if serve and request.retries_used <= max_retries:
+            submitted = request.submitted_at
+            if submitted < oldest:
+                oldest = submitted
+            bucket_key = request.bucket_key
+            found = buckets.get(bucket_key)
+            if found is None:
+                buckets[bucket_key] = [request]
+                bucket_vs[bucket_key] = [submitted + weight * request.remaining_work_s]
+            else:
+                found.append(request)
+                bucket_vs[bucket_key].append(submitted + weight * request.remaining_work_s)
+            if request.latest_start != inf:
+                timed.append(request)
         else:
             barred.append(request)
-    barred_ids = {request.job_id for request in barred}
-    timed = [  # requests with a max_wait_s or deadline [B1]
-        r for r in snapshot.waiting if r.latest_start != math.inf and r.job_id not in barred_ids
-    ]
+    if weight == 0.0:  # v_r is submitted_at itself
+        bucket_vs = {key: list(map(_SUBMITTED, bucket)) for key, bucket in buckets.items()}
+    if barred:
+        barred_ids = {request.job_id for request in barred}
+        timed = [r for r in timed if r.job_id not in barred_ids]
     overdue_ids = {r.job_id for r in timed if r.latest_start <= now}
     for request in sorted(barred, key=_AGE_KEY):
         _bar(state, request, eligible_for(request.signature).availability)
@@ -146,36 +169,37 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     for (cls, _), bucket in buckets.items():
         remaining[cls] = remaining.get(cls, 0) + len(bucket)
 
-    weight = config.work_weight
-    horizon = config.aging_horizon_s
-    strict = config.strict_level
-    shared = strict - 1  # the band of every class below `c_s` [F3]
-
     # Groups [F3]: one per (effective class, tenant), so a group is ordered by v_r alone.
-    # A bucket none of whose requests has waited H keeps its base class as it is [F5].
-    groups: dict[BucketKey, list[Request]] = {}
-    for (cls, tenant), bucket in buckets.items():
-        if now - min(map(_SUBMITTED, bucket)) < horizon:
-            groups.setdefault((cls, tenant), []).extend(bucket)
-            continue
-        for request in bucket:
-            wait = max(0.0, now - request.submitted_at)
-            e = min(max(top, cls), cls + math.floor(wait * alpha))  # effective_class
-            groups.setdefault((e, tenant), []).append(request)
+    # A bucket none of whose requests has waited H keeps its base class as it is [F5]; when
+    # no request at all has, every bucket is its own group.
+    groups: dict[BucketKey, list[Request]] = buckets
+    group_vs: dict[BucketKey, list[float]] = bucket_vs
+    if now - oldest >= horizon:
+        groups, group_vs = {}, {}
+        for key, bucket in buckets.items():
+            vs = bucket_vs[key]
+            if now - min(map(_SUBMITTED, bucket)) < horizon:
+                group = groups.get(key)
+                if group is None:
+                    groups[key], group_vs[key] = bucket, vs
+                else:
+                    group.extend(bucket)
+                    group_vs[key].extend(vs)
+                continue
+            cls, tenant = key
+            for request, v in zip(bucket, vs, strict=True):
+                wait = max(0.0, now - request.submitted_at)
+                e = min(max(top, cls), cls + math.floor(wait * alpha))  # effective_class
+                group_key = (e, tenant)
+                group = groups.get(group_key)
+                if group is None:
+                    groups[group_key], group_vs[group_key] = [request], [v]
+                else:
+                    group.append(request)
+                    group_vs[group_key].append(v)
 
-    if weight == 0.0:
-        virtual: Callable[[Request], float] = _SUBMITTED
-    else:
-        def virtual(request: Request) -> float:
-            # [F3] v_r = submitted_at + work_weight * remaining work.
-            return request.submitted_at + weight * request.remaining_work_s
-
-    def head_of(group: list[Request]) -> Request:
+    def head_of(group: list[Request], vs: list[float]) -> Request:
         """The group's smallest (v_r, job_id), scanning a list of floats."""
-        if weight == 0.0:
-            vs = list(map(_SUBMITTED, group))
-        else:
-            vs = [r.submitted_at + weight * r.remaining_work_s for r in group]
         v = min(vs)
         if vs.count(v) == 1:
             return group[vs.index(v)]
@@ -192,7 +216,7 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
                 version[tenant])
 
     # A group is sorted only when first popped; until then its head is its min.
-    heap = [entry(key, head_of(group)) for key, group in groups.items()]
+    heap = [entry(key, head_of(group, group_vs[key])) for key, group in groups.items()]
     heapq.heapify(heap)
     position: dict[BucketKey, int] = {}
     granted: set[str] = set()
@@ -206,8 +230,12 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         bucket = groups[key]
         index = position.get(key)
         if index is None:
-            bucket.sort(key=_JOB_ID)
-            bucket.sort(key=virtual)  # stable: (v_r, job_id)
+            # Stable: by (v_r, job_id), then the group's own order, as two stable sorts.
+            vs = group_vs.pop(key)
+            ids = list(map(_JOB_ID, bucket))
+            order = sorted(range(len(bucket)), key=ids.__getitem__)
+            order.sort(key=vs.__getitem__)
+            bucket = groups[key] = [bucket[i] for i in order]
             index = 0
         if top_entry[6] != version[tenant]:  # tenant charged this pass [F4]
             position[key] = index

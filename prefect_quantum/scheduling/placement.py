@@ -69,8 +69,8 @@ class FleetIndex:
     constraint signature with a per-pass cache."""
 
     __slots__ = (
-        "_cache", "_config", "_position", "_ranked", "_simulator_cache", "_simulators",
-        "_usable",
+        "_cache", "_config", "_fitting", "_position", "_ranked", "_simulator_cache",
+        "_simulators", "_usable",
         "simulators_listed",
     )
 
@@ -86,6 +86,27 @@ class FleetIndex:
         self.simulators_listed = bool(self._simulators)
         self._cache: dict[Signature, Eligibility] = {}
         self._simulator_cache: dict[tuple[int, str | None], tuple[DeviceState, ...]] = {}
+        self._fitting: dict[tuple[int, str | None], tuple[bool, frozenset[str]]] = {}
+
+    def has_eligible(self, signature: Signature) -> bool:
+        """`eligibility(signature).availability is Availability.OK`, without building the
+        device tuple: a set test per signature (most signatures are only tested)."""
+        num_qubits, allowed, domain = signature
+        found = self._fitting.get((num_qubits, domain))
+        if found is None:
+            ranked, usable = self._ranked, self._usable
+            ok = [
+                usable[i] and d.num_qubits >= num_qubits
+                and (domain is None or domain in d.compliance_domains)
+                for i, d in enumerate(ranked)
+            ]
+            # Named devices resolve through `_position`, exactly as `eligibility` does.
+            found = self._fitting[(num_qubits, domain)] = (
+                any(ok), frozenset(name for name, i in self._position.items() if ok[i])
+            )
+        if allowed is None:
+            return found[0]
+        return not found[1].isdisjoint(allowed)
 
     def eligibility(self, signature: Signature) -> Eligibility:
         """Eligible QPUs of a signature (best first), and why there are none."""
