@@ -188,6 +188,9 @@ def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutc
         record.extra["wall_s"] = time.perf_counter() - started
         run.runs.append(record)
         if not execution.stopped:
+            # The fleet calls on_chunk between chunks only; the last one is reported here.
+            update_progress_artifact(artifact, 100.0)
+            progress.report(lease.job_id, execution.shots, total)
             run.reserver.release(
                 lease, qpu_seconds=used, outcome="completed", shots_done=execution.shots
             )

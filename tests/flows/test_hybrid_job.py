@@ -72,3 +72,22 @@ def test_bad_input_fails_the_flow_before_any_task(fleet: Fleet, kwargs: dict, er
     assert state.is_failed()
     with pytest.raises(error):
         state.result()
+
+
+def test_execution_publishes_a_progress_artifact_that_reaches_100(fleet: Fleet) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from prefect_quantum import progress
+
+    seen: list[tuple[int, int]] = []
+    with progress.listening(lambda job, done, total: seen.append((done, total))):
+        state = hybrid_job(["ghz:3"], shots=2000, fleet=fleet,
+                           options={"chunk_shots": 500}, return_state=True)
+    assert seen == [(500, 2000), (1000, 2000), (1500, 2000), (2000, 2000)]
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    progress_artifacts = [a for a in artifacts if a.type == "progress"]
+    assert progress_artifacts and progress_artifacts[0].data == 100.0
