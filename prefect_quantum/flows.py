@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from prefect import Flow
+from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 from qiskit import QuantumCircuit
 
@@ -94,6 +95,10 @@ def _hybrid_job(
         circuits, shots, observables=observables, mitigation=mitigation, tenant=tenant,
         priority=priority, options=options,
     )
+    if request.options.job_id is None and flow_run.id is not None:
+        # The run's own id: a crashed run that an automation re-schedules is the same
+        # job, so it resumes from its checkpoint instead of starting over.
+        request = request.model_copy(update={"job_id": f"run-{flow_run.id}"})
     execute = execute_task
     if isinstance(scheduler, dict):
         # A deployment run gets the UI's `{"$ref": ...}` block reference as it was sent:

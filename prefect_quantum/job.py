@@ -63,6 +63,10 @@ class JobOptions(BaseModel):
     chunk_shots: int = Field(
         1000, gt=0, le=1_000_000, description="Shots per chunk between preemption checks."
     )
+    checkpoint_interval_s: float = Field(
+        5.0, ge=0, le=3600,
+        description="Save partial counts at most this often while running; 0 after every chunk.",
+    )
     calibration_max_age_s: float = Field(
         86400.0, gt=0, description="Calibration older than this makes a device ineligible."
     )

@@ -157,12 +157,13 @@ def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutc
         backend = run.backend(lease)
         transpiled = run.compiled[lease.device]
         batch = pipeline.build_batch(run.job, transpiled)
-        resume = _resume_point(run, lease)
-        already = resume.qpu_seconds if resume else 0.0
+        resume, already = _resume_point(run, lease)
+        saver = _PeriodicCheckpoint(run, lease, backend, already)
 
         def on_chunk(p: Progress, lease: Lease = lease, already: float = already) -> bool:
             update_progress_artifact(artifact, 100.0 * p.shots_done / p.shots_total)
             progress.report(lease.job_id, p.shots_done, p.shots_total)
+            saver.maybe_save(p)
             return run.reserver.heartbeat(
                 lease, shots_done=p.shots_done, qpu_seconds=p.qpu_seconds - already
             )
@@ -173,7 +174,7 @@ def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutc
         except DeviceOfflineCheckpointError as exc:
             # [R1] transient: keep the partial counts, give the lease back, let Prefect retry.
             point = exc.checkpoint
-            run.reserver.save_checkpoint(lease, _checkpoint_doc(point.to_dict(), backend))
+            saver.save(point)
             run.reserver.release(
                 lease, qpu_seconds=point.qpu_seconds - already, outcome="failed",
                 shots_done=point.shots_done,
@@ -196,8 +197,7 @@ def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutc
             )
             return ExecuteOutcome(lease, backend, list(transpiled), execution)
         # [P7] preempted between chunks: checkpoint, yield the device, wait for another.
-        doc = _checkpoint_doc(execution.checkpoint().to_dict(), backend)
-        run.reserver.save_checkpoint(lease, doc)
+        saver.save(execution.checkpoint())
         run.reserver.release(
             lease, qpu_seconds=used, outcome="preempted", shots_done=execution.shots
         )
@@ -208,21 +208,49 @@ def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutc
         run.lease = run.reserver.reserve(run.reservation_request())
 
 
-def _checkpoint_doc(data: dict[str, Any], backend: SimulatedQPU) -> dict[str, Any]:
-    return {**data, "device": backend.name, "snapshot_id": backend.snapshot_id}
+class _PeriodicCheckpoint:
+    """Saves a lease's partial counts: at preemption, on going offline, and between chunks
+    at most every ``options.checkpoint_interval_s``, so a killed worker loses at most
+    that much work ([L3]).
+
+    Each document records the lease it was saved under and the QPU-seconds done before
+    that lease (``lease_base_s``): a re-run that takes the same lease over charges the
+    lease's work once, from its start ([F1]).
+    """
+
+    def __init__(self, run: JobRun, lease: Lease, backend: SimulatedQPU, base_s: float):
+        self.run, self.lease, self.backend, self.base_s = run, lease, backend, base_s
+        self.interval = run.job.request.options.checkpoint_interval_s
+        self.last = time.monotonic()
+
+    def save(self, point: Checkpoint) -> None:
+        doc = {**point.to_dict(), "device": self.backend.name,
+               "snapshot_id": self.backend.snapshot_id, "lease_id": self.lease.lease_id,
+               "lease_base_s": self.base_s}
+        self.run.reserver.save_checkpoint(self.lease, doc)
+        self.last = time.monotonic()
+
+    def maybe_save(self, progress: Progress) -> None:
+        if self.lease.backend_kind == "qpu" and time.monotonic() - self.last >= self.interval:
+            self.save(progress.checkpoint())
 
 
-def _resume_point(run: JobRun, lease: Lease) -> Checkpoint | None:
-    """The job's checkpoint, unless the job now runs on a fallback simulator.
+def _resume_point(run: JobRun, lease: Lease) -> tuple[Checkpoint | None, float]:
+    """The job's checkpoint, and the QPU-seconds done before this lease began.
 
     Counts are over the logical circuits' bits, so shots done on one QPU and the rest on
     another add up to one sample of the job; a fallback starts afresh so that its rows
     are wholly simulated.
     """
     if lease.backend_kind != "qpu":
-        return None
+        return None, 0.0
     doc = run.reserver.load_checkpoint(lease.job_id)
-    return Checkpoint.from_dict(doc) if doc else None
+    if not doc:
+        return None, 0.0
+    point = Checkpoint.from_dict(doc)
+    if doc.get("lease_id") == lease.lease_id:  # a re-run took this lease over
+        return point, float(doc.get("lease_base_s", 0.0))
+    return point, point.qpu_seconds
 
 
 def _device_run(

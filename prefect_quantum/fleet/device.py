@@ -348,7 +348,7 @@ class SimulatedQPU:
             if (
                 done < shots
                 and should_stop is not None
-                and should_stop(Progress(done, shots, chunks, seconds))
+                and should_stop(Progress(done, shots, chunks, seconds, counts))
             ):
                 return result(True)
         return result(False)

@@ -40,6 +40,11 @@ class Progress:
     shots_total: int
     chunk: int
     qpu_seconds: float
+    counts: Sequence[Mapping[str, int]] = ()  # the live counts so far; copy to keep
+
+    def checkpoint(self) -> Checkpoint:
+        """A copy of the state reached, to resume from."""
+        return Checkpoint(self.shots_done, tuple(dict(c) for c in self.counts), self.qpu_seconds)
 
 
 @dataclass(frozen=True)
