@@ -160,7 +160,10 @@ def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutc
         resume, already = _resume_point(run, lease)
         saver = _PeriodicCheckpoint(run, lease, backend, already)
 
-        def on_chunk(p: Progress, lease: Lease = lease, already: float = already) -> bool:
+        def on_chunk(
+            p: Progress, lease: Lease = lease, already: float = already,
+            saver: _PeriodicCheckpoint = saver,
+        ) -> bool:
             update_progress_artifact(artifact, 100.0 * p.shots_done / p.shots_total)
             progress.report(lease.job_id, p.shots_done, p.shots_total)
             saver.maybe_save(p)
