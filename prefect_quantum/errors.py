@@ -43,6 +43,20 @@ class ComplianceError(PermanentError):
     """A job would run on a device not authorized for its compliance domain."""
 
 
+class AccessDeniedError(PermanentError):
+    """A tenant asked for a job, checkpoint or record that is not its own, or to act as
+    another tenant ([T3]); the message names the job and the asking tenant only."""
+
+
+class AuthenticationError(AccessDeniedError):
+    """Unknown tenant, wrong secret, or credentials missing where the store needs them
+    ([T2]); the message never says which."""
+
+
+class JobCancelledError(PermanentError):
+    """The job was cancelled ([T5]); resume it to run it again."""
+
+
 class DeviceOfflineError(TransientError):
     """The device went offline before or during execution."""
 

@@ -17,13 +17,15 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-JOB_STATES = ("waiting", "running", "fallback", "completed", "failed", "rejected")
+JOB_STATES = ("waiting", "running", "fallback", "completed", "failed", "rejected", "cancelled")
 """A request's lifecycle: waiting -> running -> completed, back to waiting on preemption,
-expiry or a retryable failure; fallback, rejected and failed end the QPU path."""
+expiry or a retryable failure; fallback, rejected and failed end the QPU path; cancelled
+until resumed ([T5], [T6])."""
 
 AUDIT_KINDS = (
     "submitted", "granted", "preempt_requested", "preempted", "released", "completed",
     "fell_back", "expired", "rejected", "resumed",
+    "cancel_requested", "cancelled", "requeued", "tenant_added", "tenant_rotated",
 )
 
 # The single row every write transaction locks on PostgreSQL ([S1]); also remembers when
@@ -163,4 +165,24 @@ audit_log = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
     Index("ix_pq_audit_job", "job_id"),
+)
+
+# Tenants and their hashed secrets ([T1]); no row at all means the store is open ([T2]).
+tenants = Table(
+    "pq_tenants",
+    metadata,
+    Column("tenant", String(200), primary_key=True),
+    Column("secret_hash", String(255), nullable=False),  # scrypt$n$r$p$salt$hash, see tenants
+    Column("role", String(16), nullable=False),  # tenant | operator
+    Column("created_at", Float, nullable=False),
+    Column("rotated_at", Float, nullable=True),
+)
+
+# Cancellations of running jobs asked for and not yet applied ([T5]).
+cancellations = Table(
+    "pq_cancellations",
+    metadata,
+    Column("job_id", String(200), primary_key=True),
+    Column("requested_by", String(200), nullable=True),
+    Column("requested_at", Float, nullable=False),
 )

@@ -13,7 +13,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -67,6 +67,13 @@ from prefect_quantum.store.snapshot import (
     request_values,
     state_from_pg,
     with_waiting,
+)
+from prefect_quantum.store.tenants import (
+    CANCEL_PREFIX,
+    cancel_expired,
+    cancel_job,
+    cancel_on_release,
+    resume_job,
 )
 
 Outcome = Literal["completed", "preempted", "failed"]
@@ -242,10 +249,13 @@ class SchedulerStore:
     def _pass(self, tx: _Tx, granted: dict[str, GrantedLease] | None = None,
               state: State | None = None) -> Decisions:
         tx.passed = True
-        return decision_pass(
+        decisions = decision_pass(
             tx.writes, tx.audit, tx.now, self.policy, self.lease_ttl_s, self._decide,
             combined_read=self._combined_read, granted=granted, state=state,
         )
+        if decisions.expirations:
+            cancel_expired(tx, decisions, self.policy)  # [T5]
+        return decisions
 
     def _pass_due(self, conn: Connection, now: float) -> bool:
         """A lease deadline or a latest start has passed, or the last pass is too old
@@ -595,6 +605,8 @@ class SchedulerStore:
                     raise InvalidInputError("lease_id", f"{lease_id} is not job {job_id}'s")
                 settle(tx.writes, tx.audit, tx.now, self.policy, lease, qpu_seconds, outcome,
                        shots_done, retry)
+                if (lease.preempted_by or "").startswith(CANCEL_PREFIX):
+                    cancel_on_release(tx, job_id)  # [T5]
                 self._pass(tx)
                 return
             settled = tx.conn.execute(_SETTLED, {"lease_id": lease_id}).first()
@@ -623,6 +635,32 @@ class SchedulerStore:
                     reason=f"completed on the {job.fallback_kind} fallback simulator",
                     detail={"shots_done": shots_done, "simulated": True},
                 )
+
+    # -- cancel, resume, and the store's extensions ([T1..T7], `store.tenants`) -----------
+
+    def cancel(self, job_id: str, *, by: str = "open") -> JobStatus:
+        """Cancel a waiting job now, a running one when it yields or its lease ends
+        ([T5]); `by` is recorded in the audit log."""
+        with self._writing() as tx:
+            cancel_job(tx, job_id, by)
+            self._pass(tx)
+            return self._status(tx.conn, job_id)
+
+    def resume(self, job_id: str, *, by: str = "open") -> JobStatus:
+        """Re-queue a cancelled job from its checkpoint ([T6]) and run a pass."""
+        with self._writing() as tx:
+            resume_job(tx, job_id, by)
+            self._pass(tx)
+            return self._status(tx.conn, job_id)
+
+    def transaction(self) -> AbstractContextManager[_Tx]:
+        """One serialized write transaction ([S1]) for the store's extensions:
+        ``conn``, ``writes``, ``audit`` and ``now``."""
+        return self._writing()
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A read transaction (one snapshot) for the store's extensions."""
+        return read_transaction(self._engine)
 
     # -- inspection ---------------------------------------------------------------------
 
