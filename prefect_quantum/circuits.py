@@ -16,16 +16,37 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from qiskit import QuantumCircuit, qasm2, qasm3
+from qiskit.circuit import Barrier, ControlFlowOp, Instruction, ParameterExpression
+from qiskit.circuit.library import get_standard_gate_name_mapping
 
-from prefect_quantum.errors import InvalidInputError
+from prefect_quantum.errors import CircuitTooWideError, InvalidInputError
+from prefect_quantum.names import shown
 
 MAX_BUILTIN_WIDTH = 156
-"""The widest device of the default fleet; wider built-ins can never run."""
+"""The widest device of the default fleet; wider circuits can never run."""
+MAX_CIRCUIT_WIDTH = MAX_BUILTIN_WIDTH
+"""The widest circuit a job may hold, whatever its source."""
+MAX_QASM_CHARS = 200_000
+"""The longest OpenQASM text (or file) parsed; the QASM 3 parser reads ~50 kB/s."""
+MAX_QASM_INTEGER = 4096
+"""The largest integer inside ``[...]`` (register sizes, indices, type widths) before
+parsing, so ``qreg q[99999999];`` is refused without allocating its qubits."""
+MAX_QASM_NESTING = 64
+"""The deepest nesting of brackets, parentheses and braces before parsing."""
+MAX_GATE_NESTING = 64
+"""The deepest chain of custom gate definitions."""
+MAX_EXPANDED_OPS = 200_000
+"""The most operations a circuit may expand to once its custom gates are inlined."""
+ALLOWED_INCLUDES = frozenset({"qelib1.inc", "stdgates.inc"})
+"""The only files OpenQASM text may include: the standard gate libraries."""
+_MAX_SPEC_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -86,15 +107,153 @@ def builtin_names() -> list[str]:
     return sorted(_BUILTINS)
 
 
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)", re.DOTALL)
+_INCLUDE = re.compile(r'\binclude\b\s*("[^"\n]*")?')
+_BRACKET = re.compile(r"\[([^\[\]]*)\]")
+_BRACKET_CONTENT = re.compile(r"[A-Za-z0-9_\s,:\-]*")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_])[0-9][A-Za-z0-9_]*")
+_INTEGER = re.compile(r"0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*")
+
+
+def _integer_value(token: str) -> int | None:
+    if _INTEGER.fullmatch(token) is None:
+        return None
+    base = {"x": 16, "o": 8, "b": 2}.get(token[1:2].lower(), 10) if len(token) > 1 else 10
+    digits = token[2:] if base != 10 else token
+    return int(digits.replace("_", "") or "0", base)
+
+
+def _guard_qasm(text: str, field: str) -> None:
+    """Refuse, before parsing, what the parsers would take too long or too much memory
+    for, and any file include beyond the standard gate libraries."""
+    if len(text) > MAX_QASM_CHARS:
+        raise InvalidInputError(
+            field, f"OpenQASM text of {len(text)} characters; at most {MAX_QASM_CHARS}"
+        )
+    if "\x00" in text:
+        raise InvalidInputError(field, "malformed OpenQASM: NUL character")
+    code = _COMMENT.sub(" ", text)
+    for match in _INCLUDE.finditer(code):
+        name = (match.group(1) or '""')[1:-1]
+        if name not in ALLOWED_INCLUDES:
+            raise InvalidInputError(
+                field, f"include {shown(name)} is not allowed; only {sorted(ALLOWED_INCLUDES)}"
+            )
+    depth = deepest = 0
+    for bracket in re.finditer(r"[\[({]|[\])}]", code):
+        depth = max(depth + (1 if bracket.group() in "[({" else -1), 0)
+        deepest = max(deepest, depth)
+    if deepest > MAX_QASM_NESTING:
+        raise InvalidInputError(
+            field, f"brackets nest {deepest} deep; at most {MAX_QASM_NESTING}"
+        )
+    while True:  # innermost [...] first, so nested ones are all seen
+        groups = list(_BRACKET.finditer(code))
+        if not groups:
+            return
+        for group in groups:
+            content = group.group(1)
+            if _BRACKET_CONTENT.fullmatch(content) is None:
+                raise InvalidInputError(
+                    field, f"[{shown(content)[1:-1]}]: sizes and indices must be integer "
+                    "literals or names"
+                )
+            for token in _NUMBER.findall(content):
+                value = _integer_value(token)
+                if value is None or value > MAX_QASM_INTEGER:
+                    raise InvalidInputError(
+                        field, f"[{shown(content)[1:-1]}]: sizes and indices must be integers "
+                        f"up to {MAX_QASM_INTEGER}"
+                    )
+        code = _BRACKET.sub(" ", code)
+
+
 def parse_qasm(text: str, *, field: str = "circuit") -> QuantumCircuit:
-    """Parse OpenQASM 2 or 3 text, telling the version from its header."""
+    """Parse OpenQASM 2 or 3 text, telling the version from its header, and check the
+    circuit (:func:`check_circuit`); anything wrong raises InvalidInputError naming
+    ``field``."""
+    if not isinstance(text, str):
+        raise InvalidInputError(field, f"expected OpenQASM text, got {type(text).__name__}")
+    _guard_qasm(text, field)
     header = text.lstrip()[:64]
     try:
         if header.startswith("OPENQASM 3"):
-            return qasm3.loads(text)
-        return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+            circuit = qasm3.loads(text)
+        else:
+            circuit = qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
     except Exception as exc:  # both parsers raise their own types, with a location
-        raise InvalidInputError(field, f"malformed OpenQASM: {exc}") from None
+        detail = str(exc)
+        detail = detail if len(detail) <= 300 else f"{detail[:300]}..."
+        raise InvalidInputError(field, f"malformed OpenQASM: {detail}") from None
+    return check_circuit(circuit, field=field)
+
+
+@cache
+def _standard_types() -> frozenset[type]:
+    """Qiskit's standard gates: never expanded, their definitions are small and fixed."""
+    return frozenset({type(g) for g in get_standard_gate_name_mapping().values()} | {Barrier})
+
+
+def _check_params(op: Instruction, field: str) -> None:
+    for value in op.params:
+        if isinstance(value, ParameterExpression):
+            continue  # unbound parameters are refused at the top level
+        if isinstance(value, int | float | complex) and not math.isfinite(abs(value)):
+            raise InvalidInputError(
+                field, f"gate {op.name!r} has a non-finite parameter {value!r}"
+            )
+
+
+def _expanded_size(op: Instruction, field: str, memo: dict[tuple[str, int], int],
+                   depth: int = 0) -> int:
+    """How many operations ``op`` becomes once custom gates are inlined (standard gates
+    count 1); refuses non-finite parameters, control flow and over-deep definitions."""
+    _check_params(op, field)
+    if isinstance(op, ControlFlowOp):
+        raise InvalidInputError(field, f"control flow ({op.name}) is not supported")
+    if op.base_class in _standard_types() or op.name in ("measure", "reset", "delay"):
+        return 1
+    key = (op.name, op.num_qubits)
+    if key in memo:
+        return memo[key]
+    if depth >= MAX_GATE_NESTING:
+        raise InvalidInputError(
+            field, f"custom gate definitions nest deeper than {MAX_GATE_NESTING}"
+        )
+    definition = op.definition
+    size = 1
+    if definition is not None:
+        size = 0
+        for inst in definition.data:
+            size += _expanded_size(inst.operation, field, memo, depth + 1)
+            if size > MAX_EXPANDED_OPS:
+                break
+    memo[key] = size
+    return size
+
+
+def check_circuit(circuit: QuantumCircuit, *, field: str = "circuit") -> QuantumCircuit:
+    """``circuit`` when a job can run it: 1 to ``MAX_CIRCUIT_WIDTH`` qubits, no unbound
+    parameters, finite gate parameters, no control flow, and at most
+    ``MAX_EXPANDED_OPS`` operations with its custom gates inlined."""
+    if circuit.num_qubits < 1:
+        raise InvalidInputError(field, "a circuit needs at least one qubit")
+    if circuit.num_qubits > MAX_CIRCUIT_WIDTH:
+        raise CircuitTooWideError(
+            field, f"{circuit.num_qubits} qubits; at most {MAX_CIRCUIT_WIDTH}"
+        )
+    if circuit.parameters:
+        names = ", ".join(p.name for p in list(circuit.parameters)[:5])
+        raise InvalidInputError(field, f"bind the circuit's parameters first ({names})")
+    memo: dict[tuple[str, int], int] = {}
+    total = 0
+    for inst in circuit.data:
+        total += _expanded_size(inst.operation, field, memo)
+        if total > MAX_EXPANDED_OPS:
+            raise InvalidInputError(
+                field, f"expands to more than {MAX_EXPANDED_OPS} operations"
+            )
+    return circuit
 
 
 def _parse_builtin(spec: str, field: str) -> NamedCircuit:
@@ -103,16 +262,18 @@ def _parse_builtin(spec: str, field: str) -> NamedCircuit:
     if entry is None:
         raise InvalidInputError(
             field,
-            f"unknown built-in circuit {spec!r}; expected one of "
-            f"{', '.join(builtin_names())} (as name:width), an OpenQASM file, or OpenQASM text",
+            f"unknown built-in circuit {shown(spec)}; expected one of "
+            f"{', '.join(builtin_names())} (as name:width), an OpenQASM file (.qasm, .qasm3), "
+            "or OpenQASM text starting with 'OPENQASM'",
         )
     factory, min_width, max_args = entry
     if len(args) > max_args or (max_args and not args):
-        raise InvalidInputError(field, f"{spec!r}: expected {name}:<width>")
-    try:
-        numbers = [int(a) for a in args]
-    except ValueError:
-        raise InvalidInputError(field, f"{spec!r}: arguments must be integers") from None
+        raise InvalidInputError(field, f"{shown(spec)}: expected {name}:<width>")
+    if not all(re.fullmatch(r"[0-9]{1,6}", a) for a in args):
+        raise InvalidInputError(
+            field, f"{shown(spec)}: arguments must be integers (ASCII digits)"
+        )
+    numbers = [int(a) for a in args]
     if numbers and not min_width <= numbers[0] <= MAX_BUILTIN_WIDTH:
         raise InvalidInputError(
             field, f"{spec!r}: width must be between {min_width} and {MAX_BUILTIN_WIDTH}"
@@ -128,15 +289,39 @@ def _parse_builtin(spec: str, field: str) -> NamedCircuit:
 def resolve_circuit(spec: str | QuantumCircuit, *, field: str = "circuits[0]") -> NamedCircuit:
     """Turn a circuit, a built-in name, a QASM path or QASM text into a named circuit."""
     if isinstance(spec, QuantumCircuit):
-        return NamedCircuit(spec.name or field, spec)
+        return NamedCircuit(spec.name or field, check_circuit(spec, field=field))
     if not isinstance(spec, str) or not spec.strip():
-        raise InvalidInputError(field, "expected a QuantumCircuit, a built-in name or OpenQASM")
+        raise InvalidInputError(
+            field, f"expected a QuantumCircuit, a built-in name or OpenQASM, got {shown(spec)}"
+        )
     text = spec.strip()
     if text.startswith("OPENQASM"):
         return NamedCircuit(field, parse_qasm(text, field=field))
-    if text.endswith((".qasm", ".qasm3")) or "/" in text:
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise InvalidInputError(field, f"no such OpenQASM file: {text}")
-        return NamedCircuit(path.name, parse_qasm(path.read_text(), field=field))
+    if len(text) > _MAX_SPEC_CHARS:
+        raise InvalidInputError(
+            field, f"{len(text)} characters: OpenQASM text must start with 'OPENQASM'"
+        )
+    if text.endswith((".qasm", ".qasm3")):
+        return _read_qasm_file(text, field)
+    if "/" in text or "\\" in text:
+        raise InvalidInputError(
+            field, f"{shown(text)}: an OpenQASM file name must end in .qasm or .qasm3"
+        )
     return _parse_builtin(text, field)
+
+
+def _read_qasm_file(text: str, field: str) -> NamedCircuit:
+    """The circuit of a ``.qasm``/``.qasm3`` file, size-checked before it is read."""
+    path = Path(text).expanduser()
+    try:
+        size = path.stat().st_size if path.is_file() else None
+        source = path.read_text(encoding="utf-8") if size and size <= 4 * MAX_QASM_CHARS else ""
+    except (OSError, ValueError) as exc:  # too long a name, NUL, not UTF-8, unreadable
+        raise InvalidInputError(
+            field, f"cannot read OpenQASM file {shown(text, 200)} ({type(exc).__name__})"
+        ) from None
+    if size is None:
+        raise InvalidInputError(field, f"no such OpenQASM file: {shown(text, 200)}")
+    if size > 4 * MAX_QASM_CHARS:
+        raise InvalidInputError(field, f"{path.name}: larger than {MAX_QASM_CHARS} characters")
+    return NamedCircuit(path.name, parse_qasm(source, field=field))

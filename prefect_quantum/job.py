@@ -6,21 +6,45 @@ a bad field raises :class:`~prefect_quantum.errors.InvalidInputError` naming it.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+)
 from qiskit import QuantumCircuit
 
 from prefect_quantum.circuits import NamedCircuit, resolve_circuit
 from prefect_quantum.errors import InvalidInputError
+from prefect_quantum.names import NAME_PATTERN, NAME_RULE, is_name, shown
+from prefect_quantum.observables import check_final_measurements, check_pauli_label
 
 MitigationName = Literal["none", "zne", "rem", "zne+rem"]
 FallbackName = Literal["noisy", "ideal", "none"]
 PriorityName = Literal["low", "normal", "high", "urgent"]
-TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+TENANT_PATTERN = NAME_PATTERN
+"""Tenant names follow the one name rule of :mod:`prefect_quantum.names`."""
+MAX_CIRCUITS = 1000
+
+
+def _name(value: str) -> str:
+    if not is_name(value):
+        raise ValueError(f"expected {NAME_RULE}")
+    return value
+
+
+Name = Annotated[str, Strict(), AfterValidator(_name)]
+"""A string following the name rule (tenants, job ids, devices, compliance domains)."""
+Int = Annotated[int, Strict()]
+"""An int; bools, floats and strings are refused rather than coerced."""
+Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+"""A finite number; ints are taken, bools and strings are refused."""
 
 
 class ZNEOptions(BaseModel):
@@ -28,8 +52,9 @@ class ZNEOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    scale_factors: tuple[float, ...] = Field(
-        (1.0, 3.0, 5.0), description="Noise scale factors; odd integers for global folding."
+    scale_factors: tuple[Annotated[Float, Field(ge=1.0, le=100.0)], ...] = Field(
+        (1.0, 3.0, 5.0), min_length=2, max_length=16,
+        description="Noise scale factors; odd integers for global folding.",
     )
     factory: Literal["richardson", "linear", "exponential"] = Field(
         "richardson", description="Mitiq extrapolation factory."
@@ -44,45 +69,35 @@ class JobOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    devices: tuple[str, ...] | None = Field(
-        None, description="Devices the job may run on; all devices when empty."
+    devices: tuple[Name, ...] | None = Field(
+        None, max_length=64, description="Devices the job may run on; all devices when empty."
     )
-    compliance_domain: str | None = Field(
+    compliance_domain: Name | None = Field(
         None, description="Compliance domain; only devices authorized for it are used."
     )
-    max_wait_s: float = Field(
+    max_wait_s: Float = Field(
         300.0, ge=0, le=7 * 86400, description="Longest wait for a QPU before falling back."
     )
     fallback: FallbackName = Field(
         "noisy", description="Simulator used when no QPU can serve the job."
     )
-    seed: int = Field(1234, ge=0, le=2**31 - 1, description="Seed for transpiling and sampling.")
-    optimization_level: int = Field(
+    seed: Int = Field(1234, ge=0, le=2**31 - 1, description="Seed for transpiling and sampling.")
+    optimization_level: Int = Field(
         2, ge=0, le=3, description="Qiskit transpiler level; 2 picks low-error qubits."
     )
-    chunk_shots: int = Field(
+    chunk_shots: Int = Field(
         1000, gt=0, le=1_000_000, description="Shots per chunk between preemption checks."
     )
-    checkpoint_interval_s: float = Field(
+    checkpoint_interval_s: Float = Field(
         5.0, ge=0, le=3600,
         description="Save partial counts at most this often while running; 0 after every chunk.",
     )
-    calibration_max_age_s: float = Field(
-        86400.0, gt=0, description="Calibration older than this makes a device ineligible."
+    calibration_max_age_s: Float = Field(
+        86400.0, gt=0, le=365 * 86400,
+        description="Calibration older than this makes a device ineligible.",
     )
     zne: ZNEOptions = Field(default_factory=ZNEOptions, description="ZNE settings.")
-    job_id: str | None = Field(
-        None,
-        pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
-        description="Idempotency key; a new id when empty.",
-    )
-
-    @field_validator("max_wait_s", "calibration_max_age_s")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
+    job_id: Name | None = Field(None, description="Idempotency key; a new id when empty.")
 
 
 class JobRequest(BaseModel):
@@ -90,11 +105,11 @@ class JobRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    circuits: Annotated[list[NamedCircuit], Field(min_length=1, max_length=1000)]
-    shots: int = Field(4000, gt=0, le=10_000_000)
+    circuits: Annotated[list[NamedCircuit], Field(min_length=1, max_length=MAX_CIRCUITS)]
+    shots: Int = Field(4000, gt=0, le=10_000_000)
     observables: list[str | None] | None = None
     mitigation: MitigationName = "none"
-    tenant: str = Field("default", pattern=TENANT_PATTERN)
+    tenant: Name = "default"
     priority: PriorityName = "normal"
     options: JobOptions = Field(default_factory=JobOptions)
     job_id: str = ""
@@ -114,12 +129,16 @@ class JobRequest(BaseModel):
         """Validate user input into a request; raises InvalidInputError naming the field."""
         if isinstance(circuits, str | QuantumCircuit):
             circuits = [circuits]
-        if not isinstance(circuits, Sequence) or len(circuits) == 0:
-            raise InvalidInputError("circuits", "expected at least one circuit")
-        if len(circuits) > 1000:
-            raise InvalidInputError("circuits", "at most 1000 circuits per job")
+        if not isinstance(circuits, list | tuple) or len(circuits) == 0:
+            raise InvalidInputError(
+                "circuits", f"expected a list of at least one circuit, got {shown(circuits)}"
+            )
+        if len(circuits) > MAX_CIRCUITS:
+            raise InvalidInputError("circuits", f"at most {MAX_CIRCUITS} circuits per job")
         named = [resolve_circuit(c, field=f"circuits[{i}]") for i, c in enumerate(circuits)]
-        obs = _normalise_observables(observables, len(named))
+        for i, c in enumerate(named):
+            check_final_measurements(c.circuit, field=f"circuits[{i}]")
+        obs = _normalise_observables(observables, [c.circuit.num_qubits for c in named])
         try:
             request = cls(
                 circuits=named,
@@ -132,29 +151,52 @@ class JobRequest(BaseModel):
             )
         except ValidationError as exc:
             raise _as_input_error(exc) from None
+        if "zne" in request.mitigation:
+            _check_zne(request)
         return request.model_copy(update={"job_id": request.options.job_id or uuid.uuid4().hex})
 
 
+def _check_zne(request: JobRequest) -> None:
+    """The ZNE options as the mitigation layer will use them (imported only for ZNE)."""
+    from prefect_quantum.mitigation.zne import ZNEConfig
+
+    z = request.options.zne
+    try:
+        ZNEConfig(scale_factors=z.scale_factors, factory=z.factory, folding=z.folding)
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"options.zne.{exc.field}", str(exc).removeprefix(f"{exc.field}: ")
+        ) from None
+
+
 def _normalise_observables(
-    observables: str | Sequence[str | None] | None, count: int
+    observables: str | Sequence[str | None] | None, widths: list[int]
 ) -> list[str | None] | None:
+    """One checked Pauli label (or None) per circuit; one string applies to all."""
     if observables is None:
         return None
     if isinstance(observables, str):
-        return [observables] * count
-    items = list(observables)
-    if len(items) != count:
+        observables = [observables] * len(widths)
+    if not isinstance(observables, list | tuple):
         raise InvalidInputError(
-            "observables", f"expected one observable per circuit ({count}), got {len(items)}"
+            "observables",
+            f"expected a Pauli string or one per circuit, got {type(observables).__name__}",
         )
-    for i, item in enumerate(items):
-        if item is not None and not isinstance(item, str):
-            raise InvalidInputError(f"observables[{i}]", "expected a Pauli string such as 'ZZI'")
-    return items
+    if len(observables) != len(widths):
+        raise InvalidInputError(
+            "observables",
+            f"expected one observable per circuit ({len(widths)}), got {len(observables)}",
+        )
+    return [
+        None if item is None else check_pauli_label(item, width, field=f"observables[{i}]")
+        for i, (item, width) in enumerate(zip(observables, widths, strict=True))
+    ]
 
 
 def _as_input_error(exc: ValidationError) -> InvalidInputError:
-    """The first pydantic error, as our error naming the field with its dotted path."""
+    """The first pydantic error, as our error naming the field with its dotted path and
+    saying what was expected and what was given."""
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err["loc"]) or "request"
-    return InvalidInputError(field, f"{err['msg']} (got {err.get('input')!r:.80})")
+    message = err["msg"].removeprefix("Value error, ")
+    return InvalidInputError(field, f"{message} (got {shown(err.get('input'), 80)})")

@@ -25,6 +25,7 @@ from qiskit.circuit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from prefect_quantum.errors import InvalidInputError
+from prefect_quantum.names import shown
 
 MAX_STATEVECTOR_QUBITS = 24
 
@@ -203,6 +204,33 @@ def ideal_outcomes(circuit: QuantumCircuit, threshold: float = 1e-6) -> frozense
     return frozenset(format(int(i), f"0{width}b") for i in np.flatnonzero(probs > threshold))
 
 
+def check_pauli_label(label: object, num_qubits: int, *, field: str = "observable") -> str:
+    """``label`` upper-cased when it is a Pauli string (I, X, Y, Z) of ``num_qubits``
+    letters; InvalidInputError naming ``field`` otherwise."""
+    if not isinstance(label, str):
+        raise InvalidInputError(
+            field, f"expected a Pauli string such as 'ZZI', got {type(label).__name__}"
+        )
+    clean = label.strip().upper()
+    if not clean or len(clean) > 10_000 or set(clean) - set("IXYZ"):
+        raise InvalidInputError(
+            field, f"a Pauli label uses only I, X, Y, Z; got {shown(label)}"
+        )
+    if len(clean) != num_qubits:
+        raise InvalidInputError(
+            field, f"observable acts on {len(clean)} qubits, the circuit has {num_qubits}"
+        )
+    return clean
+
+
+def check_final_measurements(circuit: QuantumCircuit, *, field: str = "circuit") -> None:
+    """Refuse, naming ``field``, a circuit measured or reset anywhere but at its end."""
+    try:
+        _unitary_part(circuit)
+    except InvalidInputError as exc:
+        raise InvalidInputError(field, str(exc).removeprefix(f"{exc.field}: ")) from None
+
+
 def _unitary_part(circuit: QuantumCircuit) -> QuantumCircuit:
     """``circuit`` without final measurements or classical bits; anything else
     non-unitary is an error."""
@@ -225,12 +253,7 @@ def _unitary_part(circuit: QuantumCircuit) -> QuantumCircuit:
 
 def _as_real_pauli_op(observable: str | SparsePauliOp, num_qubits: int) -> SparsePauliOp:
     if isinstance(observable, str):
-        label = observable.strip().upper()
-        if not label or set(label) - set("IXYZ"):
-            raise InvalidInputError(
-                "observable", f"a Pauli label uses only I, X, Y, Z; got {observable!r}"
-            )
-        op = SparsePauliOp(label)
+        op = SparsePauliOp(check_pauli_label(observable, num_qubits))
     elif isinstance(observable, SparsePauliOp):
         op = observable
     else:
