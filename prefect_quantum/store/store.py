@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Insert, Row, bindparam, exists, func, select,
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from prefect_quantum.errors import InvalidInputError, LeaseLostError
+from prefect_quantum.names import check_name, check_tenant
 from prefect_quantum.scheduling import (
     Decisions,
     DeviceState,
@@ -337,8 +338,14 @@ class SchedulerStore:
     # -- jobs ---------------------------------------------------------------------------
 
     def _validate(self, request: Request, payload: Mapping[str, Any] | None) -> None:
-        if not request.tenant:
-            raise InvalidInputError("tenant", "must be a non-empty string")
+        check_name(request.job_id, "job_id")
+        check_tenant(request.tenant)
+        if request.compliance_domain is not None:
+            check_name(request.compliance_domain, "compliance_domain")
+        for device in request.allowed_devices or ():
+            check_name(device, "allowed_devices")
+        if request.deadline is not None and not math.isfinite(request.deadline):
+            raise InvalidInputError("deadline", f"must be finite, got {request.deadline!r}")
         if request.priority_class not in set(self.policy.priority_classes.values()):
             raise InvalidInputError(
                 "priority_class",
