@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from prefect.blocks.core import Block
 from prefect.blocks.core import schema_extra as prefect_block_schema_extra
-from pydantic import ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from prefect_quantum.errors import InvalidInputError
+from prefect_quantum.names import check_name
 from prefect_quantum.scheduling import PolicyConfig
 from prefect_quantum.scheduling.model import FallbackMode
 
@@ -52,22 +53,47 @@ class QuantumFleet(Block):
     _documentation_url: ClassVar[Any] = _DOCS
     _description: ClassVar[str] = "Simulated QPUs built from real IBM calibration snapshots."
 
+    # Finite numbers only, and checked again on assignment, so a saved block is valid.
+    model_config = ConfigDict(allow_inf_nan=False, validate_assignment=True)
+
     devices: list[str] = Field(
         default_factory=lambda: [
             "ibm_strasbourg", "ibm_brussels", "ibm_kyiv", "ibm_torino", "ibm_fez", "ibm_kawasaki",
         ],
+        min_length=1,
+        max_length=64,
         description="IBM device names whose calibration snapshots make up the fleet.",
     )
     month: Literal["01_2025", "02_2025", "03_2025"] = Field(
         "03_2025", description="Which month's calibration snapshots to load."
     )
     time_scale: float = Field(
-        0.0, ge=0, description="Wall seconds slept per simulated QPU second; 0 never sleeps."
+        0.0, ge=0, le=1000,
+        description="Wall seconds slept per simulated QPU second; 0 never sleeps.",
     )
     compliance: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Devices authorized for each compliance domain, by domain name.",
     )
+
+    @field_validator("devices")
+    @classmethod
+    def _device_names(cls, value: list[str]) -> list[str]:
+        for device in value:
+            check_name(device, "devices")
+        if len(set(value)) != len(value):
+            raise ValueError("devices: expected each device once")
+        return value
+
+    @model_validator(mode="after")
+    def _compliance_names(self) -> QuantumFleet:
+        for domain, names in self.compliance.items():
+            check_name(domain, "compliance")
+            unknown = sorted(set(names) - set(self.devices))
+            if unknown:
+                raise ValueError(f"compliance: {domain!r} names devices not in the fleet: "
+                                 f"{unknown[:5]}; expected some of devices")
+        return self
 
     def fleet(self) -> Fleet:
         """Build the fleet this block describes."""
@@ -95,7 +121,10 @@ class QuantumScheduler(Block):
     # Every field has a default, so without this a flow parameter's `{"$ref": ...}` block
     # reference (what the UI sends) would also match the block's own schema, and Prefect's
     # server refuses parameters that match both branches of its oneOf.
-    model_config = ConfigDict(json_schema_extra=_closed_block_schema)
+    model_config = ConfigDict(
+        json_schema_extra=_closed_block_schema, allow_inf_nan=False, validate_assignment=True,
+        hide_input_in_errors=True,  # the store URL may hold a password
+    )
 
     _block_type_name: ClassVar[str] = "Quantum Scheduler"
     _block_type_slug: ClassVar[str] = "quantum-scheduler"
@@ -131,7 +160,7 @@ class QuantumScheduler(Block):
         120.0, ge=0, description="Minimum run time before a job may be preempted, in seconds."
     )
     max_preemptions_per_job: int = Field(
-        2, ge=0, description="How often one job may be preempted at most."
+        2, ge=0, le=1000, strict=True, description="How often one job may be preempted at most."
     )
     weight_time: float = Field(1.0, ge=0, description="Placement weight of completion time.")
     weight_fidelity: float = Field(
@@ -143,7 +172,9 @@ class QuantumScheduler(Block):
     fallback: Literal["noisy", "ideal", "none"] = Field(
         "noisy", description="Simulator used when no QPU can serve a job in time."
     )
-    retries: int = Field(3, ge=0, le=50, description="Retries of transient execution failures.")
+    retries: int = Field(
+        3, ge=0, le=50, strict=True, description="Retries of transient execution failures."
+    )
     retry_backoff_s: float = Field(
         1.0, ge=0, description="First retry delay; each further retry doubles it."
     )
@@ -163,9 +194,45 @@ class QuantumScheduler(Block):
     @classmethod
     def _positive_shares(cls, value: dict[str, float]) -> dict[str, float]:
         for tenant, share in value.items():
+            check_name(tenant, "shares")
             if not share > 0:
                 raise ValueError(f"share of {tenant!r} must be > 0")
         return value
+
+    @field_validator("priority_classes")
+    @classmethod
+    def _priority_classes(cls, value: dict[str, int]) -> dict[str, int]:
+        if not 1 <= len(value) <= 16:
+            raise ValueError("priority_classes: expected 1 to 16 classes")
+        for name, level in value.items():
+            check_name(name, "priority_classes")
+            if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 1000:
+                raise ValueError(f"priority_classes: level of {name!r} must be an int in 0..1000")
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: SecretStr | None) -> SecretStr | None:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if value is None:
+            return None
+        try:
+            backend = make_url(value.get_secret_value()).get_backend_name()
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "store_url: expected a SQLAlchemy URL such as sqlite:///path/scheduler.db or "
+                "postgresql+psycopg://user@host/db"
+            ) from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"store_url: expected a sqlite or postgresql URL, got {backend}")
+        return value
+
+    @model_validator(mode="after")
+    def _policy_is_valid(self) -> QuantumScheduler:
+        self.policy()  # PolicyConfig's own checks, e.g. both placement weights 0
+        return self
 
     def policy(self) -> PolicyConfig:
         """The policy core's configuration."""
