@@ -211,10 +211,25 @@ def _scheduler_store(url: str | None, block: str | None) -> Any:
         from prefect_quantum.blocks import QuantumScheduler
 
         return _guard(lambda: QuantumScheduler.load(block)).store  # type: ignore[union-attr]
+    from sqlalchemy.exc import ArgumentError
+
     from prefect_quantum.scheduling import PolicyConfig
     from prefect_quantum.store import SchedulerStore
 
-    return SchedulerStore(url, PolicyConfig())
+    def open_store() -> Any:
+        try:
+            if url is not None and not url.strip():
+                raise ValueError("empty URL")
+            return SchedulerStore(url, PolicyConfig())
+        except InvalidInputError:
+            raise
+        except (ArgumentError, ValueError):  # not echoed: the URL may hold a password
+            raise InvalidInputError(
+                "url", "expected a SQLAlchemy URL such as sqlite:///path/scheduler.db or "
+                "postgresql+psycopg://user@host/db"
+            ) from None
+
+    return _guard(open_store)
 
 
 def _print_rows(rows: list[dict[str, Any]], title: str, as_json: bool) -> None:
