@@ -38,6 +38,9 @@ class ReservationRequest:
     circuit_shots: int = 1
     """Shots summed over every circuit of the batch: the job's size in the CLOPS model."""
     compliance_domain: str | None = None
+    allowed: tuple[str, ...] = ()
+    """Every device the job may wait for, offline ones included (the scheduler knows when
+    they return, [B2]); ``candidates`` when empty."""
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,18 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from prefect_quantum.errors import ComplianceError, InvalidInputError, NoEligibleDeviceError
+from prefect_quantum.errors import (
+    ComplianceError,
+    InvalidInputError,
+    NoEligibleDeviceError,
+    StoreBusyError,
+)
 from prefect_quantum.reservation import Lease, Outcome, ReservationRequest
 from prefect_quantum.scheduling.model import DeviceState, FallbackMode, Request
 from prefect_quantum.store import JobStatus
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from prefect_quantum.blocks import QuantumScheduler
     from prefect_quantum.fleet import Fleet
 
+T = TypeVar("T")
 CLOPS_MODEL_LOG2_QV = 7.0  # log2(128): every device of the ICPP 2025 model has QV 128
 
 
@@ -96,6 +102,24 @@ class SchedulerReserver:
     scheduler: QuantumScheduler
     poll_min_s: float = 0.02
     poll_max_s: float = 0.5
+    store_patience_s: float = 30.0
+    """How long a call is retried while the store is busy or unreachable."""
+
+    def _patiently(self, call: Callable[[], T]) -> T:
+        """`call()`, again while the store is busy or unreachable ([R1]: `StoreBusyError`),
+        for up to `store_patience_s`. Only for calls that are safe to repeat: submit (by job
+        id), poll, reads, heartbeats, checkpoints (replaced) and releases (once per lease)."""
+        deadline = time.monotonic() + self.store_patience_s
+        delay = self.poll_min_s
+        while True:
+            try:
+                return call()
+            except StoreBusyError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
 
     def _sync_devices(self) -> None:
         """Write the fleet's devices to the store when they are missing or changed."""
@@ -124,7 +148,7 @@ class SchedulerReserver:
             submitted_at=time.time(),
             work_s=work_seconds(request.circuit_shots, block.policy().reference_clops),
             num_qubits=request.num_qubits,
-            allowed_devices=frozenset(request.candidates),
+            allowed_devices=frozenset(request.allowed or request.candidates),
             compliance_domain=request.compliance_domain,
             max_wait_s=request.max_wait_s,
             shots_total=request.shots,
@@ -133,16 +157,17 @@ class SchedulerReserver:
 
     def reserve(self, request: ReservationRequest) -> Lease:
         """Submit (idempotent by job id) and wait for a grant or a fallback decision."""
-        self._sync_devices()
+        self._patiently(self._sync_devices)
         store = self.scheduler.store
-        status = store.submit(self.core_request(request), payload={"priority": request.priority})
+        core = self.core_request(request)
+        status = self._patiently(lambda: store.submit(core, payload={"priority": request.priority}))
         emit("submitted", request.job_id, request.tenant, None, priority=request.priority,
              shots_done=status.shots_done)
         delay = self.poll_min_s
         while status.state == "waiting":
             time.sleep(delay)
             delay = min(delay * 1.5, self.poll_max_s)
-            status = store.poll(request.job_id)
+            status = self._patiently(lambda: store.poll(request.job_id))
         return self._lease(request, status)
 
     def _lease(self, request: ReservationRequest, status: JobStatus) -> Lease:
@@ -170,20 +195,21 @@ class SchedulerReserver:
         """Extend the lease; True when a higher class asked for the device ([P7])."""
         if lease.backend_kind != "qpu":
             return False
-        beat = self.scheduler.store.heartbeat(
+        beat = self._patiently(lambda: self.scheduler.store.heartbeat(
             lease.job_id, lease.lease_id, shots_done=shots_done,
             work_done_s=max(qpu_seconds, 0.0),
-        )
+        ))
         return beat.preempt_requested
 
     def save_checkpoint(self, lease: Lease, data: dict[str, Any]) -> None:
         """Store the partial counts under the live lease ([L3])."""
         if lease.backend_kind == "qpu":
-            self.scheduler.store.save_checkpoint(lease.job_id, lease.lease_id, data)
+            self._patiently(lambda: self.scheduler.store.save_checkpoint(
+                lease.job_id, lease.lease_id, data))
 
     def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
         """The job's checkpoint from the store."""
-        return self.scheduler.store.load_checkpoint(job_id)
+        return self._patiently(lambda: self.scheduler.store.load_checkpoint(job_id))
 
     def release(
         self, lease: Lease, *, qpu_seconds: float, outcome: Outcome, shots_done: int
@@ -198,10 +224,12 @@ class SchedulerReserver:
             )
             emit("completed", lease.job_id, tenant, None, simulated=True)
             return
-        store.release(lease.job_id, lease.lease_id, qpu_seconds=max(qpu_seconds, 0.0),
-                      outcome=outcome, shots_done=shots_done)
+        self._patiently(lambda: store.release(
+            lease.job_id, lease.lease_id, qpu_seconds=max(qpu_seconds, 0.0), outcome=outcome,
+            shots_done=shots_done))
         if outcome == "failed":
-            store.set_device_online(lease.device, self.scheduler.fleet.get(lease.device).online)
+            online = self.scheduler.fleet.get(lease.device).online
+            self._patiently(lambda: store.set_device_online(lease.device, online))
         emit(outcome, lease.job_id, tenant, lease.device, shots_done=shots_done,
              qpu_seconds=qpu_seconds)
 

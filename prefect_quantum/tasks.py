@@ -23,7 +23,7 @@ from prefect.tasks import exponential_backoff
 from qiskit import QuantumCircuit
 
 from prefect_quantum import pipeline, progress
-from prefect_quantum.errors import is_transient
+from prefect_quantum.errors import LeaseLostError, is_transient
 from prefect_quantum.fleet import (
     Checkpoint,
     DeviceOfflineCheckpointError,
@@ -63,12 +63,16 @@ class JobRun:
         opts = self.job.request.options
         eligible = [c.device for c in self.checks if c.eligible]
         online = tuple(d for d in eligible if self.fleet.get(d).online)
+        # The scheduler also gets the devices that are only offline now: it knows when they
+        # return ([B2]), so an outage does not read as "no QPU can ever serve the job" [B7].
+        allowed = tuple(c.device for c in self.checks if c.eligible or c.reason == "offline")
         reasons = "; ".join(f"{c.device}: {c.reason}" for c in self.checks if not c.eligible)
         return ReservationRequest(
             job_id=self.job.request.job_id,
             tenant=self.job.request.tenant,
             priority=self.job.request.priority,
             candidates=online,
+            allowed=allowed,
             max_wait_s=opts.max_wait_s,
             fallback=opts.fallback,
             fallback_device=self.checks[0].device,
@@ -146,6 +150,16 @@ def execute_task(run: JobRun, fallback_reason: str | None = None) -> ExecuteOutc
     its age; it resumes with the remaining shots. A retry re-reserves, possibly on another
     device. With ``fallback_reason`` the batch runs on the fallback simulator instead.
     """
+    try:
+        return _execute(run, fallback_reason)
+    except LeaseLostError:
+        # [L3] the store re-queued the job from its checkpoint: a retry must reserve
+        # again, not run on under the dead lease (every heartbeat would fail).
+        run.lease = None
+        raise
+
+
+def _execute(run: JobRun, fallback_reason: str | None) -> ExecuteOutcome:
     if fallback_reason is not None:
         run.lease = run.reserver.fall_back(run.reservation_request(), fallback_reason)
     elif run.lease is None:
