@@ -16,6 +16,7 @@ from prefect.blocks.core import Block
 from prefect.blocks.core import schema_extra as prefect_block_schema_extra
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from prefect_quantum.credentials import QuantumTenantCredentials
 from prefect_quantum.errors import InvalidInputError
 from prefect_quantum.names import check_name
 from prefect_quantum.scheduling import PolicyConfig
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from prefect_quantum.fleet import Fleet
     from prefect_quantum.scheduler import SchedulerReserver, SchedulerSession
     from prefect_quantum.store import SchedulerStore
+    from prefect_quantum.store.tenants import TenantView
 
 _DOCS = "https://github.com/prefect-quantum/prefect-quantum/blob/main/docs/scheduling.md"
 _LOGO = "https://images.ctfassets.net/gm98wzqotmnx/08yCE6xpJMX9Kjl5VArDS/c2ede674c20f90b9b6edeab71feffac9/prefect-200x200.png?h=250"
@@ -184,6 +186,11 @@ class QuantumScheduler(Block):
     lease_ttl_s: float = Field(
         30.0, gt=0, description="A lease expires unless heartbeated within this many seconds."
     )
+    credentials: QuantumTenantCredentials | None = Field(
+        None,
+        description="The tenant this scheduler acts as, once the store has registered "
+        "tenants; jobs of other tenants are refused.",
+    )
     calibration_managed: bool = Field(
         False,
         description="True when a calibration-sweep deployment keeps the shared calibration "
@@ -264,6 +271,15 @@ class QuantumScheduler(Block):
         from prefect_quantum.store import SchedulerStore
 
         return SchedulerStore(self.url(), self.policy(), lease_ttl_s=self.lease_ttl_s)
+
+    @cached_property
+    def tenant_view(self) -> TenantView:
+        """The store as `credentials` may use it ([T2], [T3]), authenticated once per
+        block instance."""
+        from prefect_quantum.store.tenants import connect
+
+        credentials = self.credentials.credentials() if self.credentials else None
+        return connect(self.store, credentials)
 
     @cached_property
     def fleet(self) -> Fleet:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from prefect_quantum.errors import (
     ComplianceError,
     InvalidInputError,
+    JobCancelledError,
     NoEligibleDeviceError,
     StoreBusyError,
 )
@@ -158,7 +159,7 @@ class SchedulerReserver:
     def reserve(self, request: ReservationRequest) -> Lease:
         """Submit (idempotent by job id) and wait for a grant or a fallback decision."""
         self._patiently(self._sync_devices)
-        store = self.scheduler.store
+        store = self.scheduler.tenant_view  # refuses another tenant's request [T3]
         core = self.core_request(request)
         status = self._patiently(lambda: store.submit(core, payload={"priority": request.priority}))
         emit("submitted", request.job_id, request.tenant, None, priority=request.priority,
@@ -189,13 +190,15 @@ class SchedulerReserver:
             raise InvalidInputError(
                 "options.job_id", f"job {request.job_id} has already completed"
             )
+        if status.state == "cancelled":
+            raise JobCancelledError(f"job {request.job_id}: {status.reason}")
         raise NoEligibleDeviceError(f"job {request.job_id} is {status.state}: {status.reason}")
 
     def heartbeat(self, lease: Lease, *, shots_done: int, qpu_seconds: float) -> bool:
         """Extend the lease; True when a higher class asked for the device ([P7])."""
         if lease.backend_kind != "qpu":
             return False
-        beat = self._patiently(lambda: self.scheduler.store.heartbeat(
+        beat = self._patiently(lambda: self.scheduler.tenant_view.heartbeat(
             lease.job_id, lease.lease_id, shots_done=shots_done,
             work_done_s=max(qpu_seconds, 0.0),
         ))
@@ -204,12 +207,12 @@ class SchedulerReserver:
     def save_checkpoint(self, lease: Lease, data: dict[str, Any]) -> None:
         """Store the partial counts under the live lease ([L3])."""
         if lease.backend_kind == "qpu":
-            self._patiently(lambda: self.scheduler.store.save_checkpoint(
+            self._patiently(lambda: self.scheduler.tenant_view.save_checkpoint(
                 lease.job_id, lease.lease_id, data))
 
     def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
         """The job's checkpoint from the store."""
-        return self._patiently(lambda: self.scheduler.store.load_checkpoint(job_id))
+        return self._patiently(lambda: self.scheduler.tenant_view.load_checkpoint(job_id))
 
     def release(
         self, lease: Lease, *, qpu_seconds: float, outcome: Outcome, shots_done: int
@@ -218,13 +221,13 @@ class SchedulerReserver:
         store = self.scheduler.store
         tenant = lease.tenant
         if lease.backend_kind != "qpu":
-            store.finish_fallback(
+            self.scheduler.tenant_view.finish_fallback(
                 lease.job_id, outcome="failed" if outcome == "failed" else "completed",
                 shots_done=shots_done,
             )
             emit("completed", lease.job_id, tenant, None, simulated=True)
             return
-        self._patiently(lambda: store.release(
+        self._patiently(lambda: self.scheduler.tenant_view.release(
             lease.job_id, lease.lease_id, qpu_seconds=max(qpu_seconds, 0.0), outcome=outcome,
             shots_done=shots_done))
         if outcome == "failed":
@@ -252,7 +255,7 @@ class SchedulerSession:
 
     def acquire(self) -> Lease:
         """Open (or re-open after a preemption) the session and wait for its device."""
-        store = self.reserver.scheduler.store
+        store = self.reserver.scheduler.tenant_view  # [T3]
         self.reserver._sync_devices()
         status = store.open_session(
             self.reserver.core_request(self.request),
@@ -271,11 +274,11 @@ class SchedulerSession:
         if self.lease is None:
             return self.acquire()
         if self.lease.backend_kind == "qpu":
-            beat = self.reserver.scheduler.store.touch_session(
+            beat = self.reserver.scheduler.tenant_view.touch_session(
                 self.lease.job_id, self.lease.lease_id, idle=False
             )
             if beat.preempt_requested:  # [L4] preemptible between iterations only
-                self.reserver.scheduler.store.close_session(
+                self.reserver.scheduler.tenant_view.close_session(
                     self.lease.job_id, self.lease.lease_id, outcome="preempted"
                 )
                 self.pauses += 1
@@ -287,14 +290,15 @@ class SchedulerSession:
         """Mark the session idle between iterations (starts its idle timeout)."""
         self.iterations += 1
         if self.lease is not None and self.lease.backend_kind == "qpu":
-            self.reserver.scheduler.store.touch_session(
+            self.reserver.scheduler.tenant_view.touch_session(
                 self.lease.job_id, self.lease.lease_id, idle=True
             )
 
     def close(self) -> None:
         """Release the session's device; its time is charged to the tenant."""
         if self.lease is not None and self.lease.backend_kind == "qpu":
-            self.reserver.scheduler.store.close_session(self.lease.job_id, self.lease.lease_id)
+            self.reserver.scheduler.tenant_view.close_session(
+                self.lease.job_id, self.lease.lease_id)
         self.lease = None
 
 

@@ -7,10 +7,10 @@ from prefect.blocks.core import Block
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
-from prefect_quantum.blocks import QuantumFleet, QuantumScheduler
+from prefect_quantum.blocks import QuantumFleet, QuantumScheduler, QuantumTenantCredentials
 
 
-@pytest.mark.parametrize("block", [QuantumScheduler, QuantumFleet])
+@pytest.mark.parametrize("block", [QuantumScheduler, QuantumFleet, QuantumTenantCredentials])
 class TestBlockStandards(BlockStandardTestSuite):
     @pytest.fixture
     def block(self, request: pytest.FixtureRequest) -> type[Block]:
@@ -43,3 +43,17 @@ def test_save_and_load_round_trip_keeps_the_store_url_secret(tmp_path) -> None: 
     loaded = QuantumScheduler.load("test-default")
     assert loaded.url() == url and loaded.shares == {"a": 2.0}
     assert "x.db" not in repr(loaded.store_url)
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_tenant_credentials_save_masked_and_load_inside_the_scheduler(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    credentials = QuantumTenantCredentials(tenant="chem-team", secret="s3cret-s3cret-s3cret")
+    assert "s3cret" not in repr(credentials) and "s3cret" not in str(credentials.model_dump())
+    QuantumScheduler(
+        store_url=f"sqlite:///{tmp_path / 'x.db'}", credentials=credentials
+    ).save("test-tenant", overwrite=True)
+    loaded = QuantumScheduler.load("test-tenant")
+    assert loaded.credentials is not None
+    assert loaded.credentials.credentials().secret == "s3cret-s3cret-s3cret"
+    with pytest.raises(ValidationError):
+        QuantumTenantCredentials(tenant="a b", secret="x")
