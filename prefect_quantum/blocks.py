@@ -77,6 +77,11 @@ class QuantumFleet(Block):
         default_factory=dict,
         description="Devices authorized for each compliance domain, by domain name.",
     )
+    compliance_fallbacks: dict[str, list[Literal["noisy", "ideal"]]] = Field(
+        default_factory=dict,
+        description="Fallback simulators a job of each compliance domain may use; a "
+        "restricted job whose domain is absent fails rather than fall back.",
+    )
 
     @field_validator("devices")
     @classmethod
@@ -95,14 +100,19 @@ class QuantumFleet(Block):
             if unknown:
                 raise ValueError(f"compliance: {domain!r} names devices not in the fleet: "
                                  f"{unknown[:5]}; expected some of devices")
+        for domain in self.compliance_fallbacks:
+            if domain not in self.compliance:
+                raise ValueError(f"compliance_fallbacks: {domain!r} is not a domain of "
+                                 "compliance; expected one of its keys")
         return self
 
     def fleet(self) -> Fleet:
         """Build the fleet this block describes."""
-        from prefect_quantum.fleet import Fleet, FleetConfig
+        from prefect_quantum.fleet import ComplianceRules, Fleet, FleetConfig
 
         return Fleet.from_config(
-            FleetConfig(devices=tuple(self.devices), month=self.month, time_scale=self.time_scale)
+            FleetConfig(devices=tuple(self.devices), month=self.month, time_scale=self.time_scale),
+            compliance=ComplianceRules.of(self.compliance, self.compliance_fallbacks),
         )
 
 

@@ -17,7 +17,7 @@ from qiskit import QuantumCircuit
 
 from prefect_quantum import pipeline
 from prefect_quantum.blocks import QuantumScheduler
-from prefect_quantum.errors import is_transient
+from prefect_quantum.errors import PermanentError, is_transient
 from prefect_quantum.fleet import Fleet
 from prefect_quantum.job import JobOptions, JobRequest, MitigationName, PriorityName
 from prefect_quantum.reservation import LocalReserver, Reserver
@@ -31,6 +31,9 @@ from prefect_quantum.tasks import (
     mitigate_task,
     reserve_task,
 )
+
+MAX_RUNS = 4
+"""A run re-scheduled after crashes (deployments/automations.yaml) gives up after this."""
 
 _default_fleet: Fleet | None = None
 _default_reserver = LocalReserver()
@@ -95,6 +98,11 @@ def _hybrid_job(
         circuits, shots, observables=observables, mitigation=mitigation, tenant=tenant,
         priority=priority, options=options,
     )
+    if flow_run.run_count > MAX_RUNS:
+        raise PermanentError(
+            f"hybrid-job run {flow_run.id} has run {flow_run.run_count - 1} times already; "
+            f"giving up after {MAX_RUNS} (see deployments/automations.yaml)"
+        )
     if request.options.job_id is None and flow_run.id is not None:
         # The run's own id: a crashed run that an automation re-schedules is the same
         # job, so it resumes from its checkpoint instead of starting over.

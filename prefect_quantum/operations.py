@@ -40,9 +40,7 @@ def calibration_sweep(
     store = scheduler.store
     bound = scheduler.calibration_max_age_s
     stored = {d.name: d for d in store.devices()}
-    local = {d.name: d for d in device_states(
-        scheduler.fleet, scheduler.fleet_config.compliance, bound
-    )}
+    local = {d.name: d for d in device_states(scheduler.fleet, bound)}
     updates, report = [], []
     for name, qpu in scheduler.fleet.devices.items():
         state = stored.get(name, local[name])

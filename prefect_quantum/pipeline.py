@@ -15,7 +15,12 @@ from datetime import UTC, datetime
 import numpy as np
 from qiskit import QuantumCircuit
 
-from prefect_quantum.errors import CircuitTooWideError, InvalidInputError, NoEligibleDeviceError
+from prefect_quantum.errors import (
+    CircuitTooWideError,
+    ComplianceError,
+    InvalidInputError,
+    NoEligibleDeviceError,
+)
 from prefect_quantum.fleet import (
     Checkpoint,
     Execution,
@@ -108,9 +113,19 @@ def prepare(request: JobRequest) -> PreparedJob:
 
 
 def candidate_devices(request: JobRequest, fleet: Fleet) -> list[SimulatedQPU]:
-    """Devices the job may use at all: allowed by the request and wide enough."""
+    """Devices the job may use at all: allowed by the request and its compliance domain,
+    and wide enough."""
     names = request.options.devices
     devices = [fleet.get(n) for n in names] if names else list(fleet.devices.values())
+    domain = request.options.compliance_domain
+    if domain is not None:
+        authorized = fleet.compliance.devices_for(domain)
+        devices = [d for d in devices if d.name in authorized]
+        if not devices:
+            raise ComplianceError(
+                f"options.devices: none is authorized for compliance domain {domain!r}; "
+                f"expected some of {sorted(authorized)}"
+            )
     width = max(c.circuit.num_qubits for c in request.circuits)
     wide = [d for d in devices if d.num_qubits >= width]
     if not wide:

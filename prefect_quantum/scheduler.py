@@ -42,20 +42,35 @@ def work_seconds(circuit_shots: int, reference_clops: float) -> float:
     return 100 * 10 * circuit_shots * CLOPS_MODEL_LOG2_QV / reference_clops / 60
 
 
-def device_states(fleet: Fleet, compliance: dict[str, list[str]], max_age_s: float) -> list[
-    DeviceState
-]:
-    """The fleet as the policy core sees it: online, speed, calibration health, domains."""
+LOCAL_SIMULATOR = "simulator:local"
+"""The store's name for the fallback simulators, which run in the job's own process."""
+
+
+def device_states(fleet: Fleet, max_age_s: float) -> list[DeviceState]:
+    """The fleet as the policy core sees it: online, speed, calibration health, domains.
+
+    When some compliance domain authorizes a fallback simulator, the local simulator is
+    listed too, authorized for those domains, so the core may send their jobs there ([B5],
+    [C2]); which kind (noisy or ideal) each domain allows is checked by the job itself.
+    """
     now = datetime.now(UTC)
+    rules = fleet.compliance
     states = []
     for qpu in fleet.devices.values():
         cal = qpu.calibration
         age = (now - qpu.calibrated_at).total_seconds()
-        domains = frozenset(d for d, names in compliance.items() if qpu.name in names)
+        domains = frozenset(d for d, names in rules.devices.items() if qpu.name in names)
         states.append(DeviceState(
             name=qpu.name, online=qpu.online, num_qubits=qpu.num_qubits, speed=cal.clops,
             calibration_ok=age <= max_age_s, calibration_age_s=max(age, 0.0),
             est_fidelity=max(1e-6, 1.0 - cal.error_score), compliance_domains=domains,
+        ))
+    simulator_domains = frozenset(d for d, kinds in rules.fallbacks.items() if kinds)
+    if simulator_domains:
+        states.append(DeviceState(
+            name=LOCAL_SIMULATOR, online=True, num_qubits=max(s.num_qubits for s in states),
+            speed=max(s.speed for s in states), calibration_ok=True, calibration_age_s=0.0,
+            est_fidelity=1.0, compliance_domains=simulator_domains, is_simulator=True,
         ))
     return states
 
@@ -121,12 +136,10 @@ class SchedulerReserver:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-
     def _sync_devices(self) -> None:
         """Write the fleet's devices to the store when they are missing or changed."""
         block = self.scheduler
-        local = device_states(block.fleet, block.fleet_config.compliance,
-                              block.calibration_max_age_s)
+        local = device_states(block.fleet, block.calibration_max_age_s)
         managed = block.calibration_managed  # then the calibration sweep owns the ages
         stored = {d.name: _key(d, managed) for d in block.store.devices()}
         changed = [d for d in local if stored.get(d.name) != _key(d, managed)]
@@ -137,11 +150,7 @@ class SchedulerReserver:
         """The policy core's view of a reservation request."""
         block = self.scheduler
         if request.compliance_domain is not None:
-            authorized = set(block.fleet_config.compliance.get(request.compliance_domain, []))
-            if not authorized:
-                raise ComplianceError(
-                    f"no device is authorized for compliance domain {request.compliance_domain!r}"
-                )
+            block.fleet.compliance.devices_for(request.compliance_domain)
         return Request(
             job_id=request.job_id,
             tenant=request.tenant,

@@ -168,6 +168,9 @@ def _execute(run: JobRun, fallback_reason: str | None) -> ExecuteOutcome:
     artifact = cast(UUID, create_progress_artifact(0.0, description=f"Shots of {total} done"))
     while True:
         lease = run.lease
+        # [C1] re-checked where it matters: right before anything runs.
+        run.fleet.compliance.check(run.job.request.options.compliance_domain,
+                                   lease.backend_kind, lease.device, lease.fallback)
         backend = run.backend(lease)
         transpiled = run.compiled[lease.device]
         batch = pipeline.build_batch(run.job, transpiled)

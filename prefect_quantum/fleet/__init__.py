@@ -6,6 +6,7 @@ and ``prefect_quantum.errors`` only.
 
 from .calibration import Calibration, QubitCalibration, load_calibration, parse_calibration
 from .catalog import DEVICES, DeviceSpec, device_spec, list_snapshots
+from .compliance import FALLBACK_KINDS, ComplianceRules
 from .device import SimulatedQPU
 from .execution import (
     Checkpoint,
@@ -23,10 +24,12 @@ from .transpile_cache import CacheInfo, transpile_cache_clear, transpile_cache_i
 __all__ = [
     "DEFAULT_DEVICES",
     "DEVICES",
+    "FALLBACK_KINDS",
     "CacheInfo",
     "CalibratedBackend",
     "Calibration",
     "Checkpoint",
+    "ComplianceRules",
     "DeviceOfflineCheckpointError",
     "DeviceSpec",
     "Execution",

@@ -11,6 +11,7 @@ from prefect_quantum.errors import InvalidInputError, UnknownDeviceError
 
 from .calibration import load_calibration
 from .catalog import LATEST_MONTH, canonical_name
+from .compliance import ComplianceRules
 from .device import SimulatedQPU
 
 DEFAULT_DEVICES = (
@@ -35,7 +36,10 @@ class FleetConfig:
 class Fleet:
     """Simulated QPUs by name, with an ideal simulator and last-good noisy simulators."""
 
-    def __init__(self, devices: Iterable[SimulatedQPU]) -> None:
+    def __init__(
+        self, devices: Iterable[SimulatedQPU], compliance: ComplianceRules | None = None
+    ) -> None:
+        self.compliance = compliance or ComplianceRules()
         self.devices: dict[str, SimulatedQPU] = {}
         for device in devices:
             if device.name in self.devices:
@@ -49,7 +53,11 @@ class Fleet:
 
     @classmethod
     def from_config(
-        cls, config: FleetConfig | None = None, *, calibrated_at: datetime | None = None
+        cls,
+        config: FleetConfig | None = None,
+        *,
+        calibrated_at: datetime | None = None,
+        compliance: ComplianceRules | None = None,
     ) -> Fleet:
         """Build the fleet ``config`` describes (the default fleet when ``None``)."""
         config = config or FleetConfig()
@@ -61,8 +69,9 @@ class Fleet:
                 raise
             raise InvalidInputError("month", str(exc)) from exc
         return cls(
-            SimulatedQPU(cal, time_scale=config.time_scale, calibrated_at=calibrated_at)
-            for cal in calibrations
+            (SimulatedQPU(cal, time_scale=config.time_scale, calibrated_at=calibrated_at)
+             for cal in calibrations),
+            compliance,
         )
 
     @classmethod

@@ -29,7 +29,8 @@ def queue_view(conn: Connection, now: float, include_finished: bool) -> list[dic
             "shots_done": row.shots_done, "shots_total": row.shots_total,
             "preemption_count": row.preemption_count,
             "retries_used": row.retries_used, "session": row.is_session,
-            "fallback_kind": row.fallback_kind, "reason": row.reason,
+            "fallback_kind": row.fallback_kind, "simulator": row.simulator,
+            "reason": row.reason,
         })
     return out
 
