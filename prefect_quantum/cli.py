@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from prefect_quantum.cli_tenants import SecretOption, TenantOption, scoped, tenant_app
 from prefect_quantum.errors import InvalidInputError, PrefectQuantumError
 
 app = typer.Typer(
@@ -260,16 +261,18 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def queue(
     url: UrlOption = None, block: BlockOption = None, as_json: JsonOption = False,
     all_jobs: Annotated[bool, typer.Option("--all", help="Include finished jobs.")] = False,
+    tenant: TenantOption = None, secret: SecretOption = None,
 ) -> None:
     """Jobs waiting, running or on a fallback simulator, oldest first."""
-    store = _scheduler_store(url, block)
+    store = scoped(_scheduler_store(url, block), tenant, secret)
     _print_rows(store.queue(include_finished=all_jobs), "queue", as_json)
 
 
 @app.command()
-def usage(url: UrlOption = None, block: BlockOption = None, as_json: JsonOption = False) -> None:
+def usage(url: UrlOption = None, block: BlockOption = None, as_json: JsonOption = False,
+          tenant: TenantOption = None, secret: SecretOption = None) -> None:
     """QPU-seconds per tenant (decayed), their shares and fair-share standing."""
-    store = _scheduler_store(url, block)
+    store = scoped(_scheduler_store(url, block), tenant, secret)
     _print_rows(store.usage(), "usage", as_json)
 
 
@@ -280,6 +283,7 @@ def _mount_bench() -> None:
 
 
 _mount_bench()
+app.add_typer(tenant_app, name="tenant")
 
 audit_app = typer.Typer(help="The scheduler's hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -308,7 +312,8 @@ def audit_verify(
 def audit_show(
     job_id: Annotated[str | None, typer.Argument(help="Only this job's records.")] = None,
     url: UrlOption = None, block: BlockOption = None, as_json: JsonOption = False,
+    tenant: TenantOption = None, secret: SecretOption = None,
 ) -> None:
-    """Print audit records, all or one job's."""
-    store = _scheduler_store(url, block)
+    """Print audit records, all or one job's (a tenant's own only)."""
+    store = scoped(_scheduler_store(url, block), tenant, secret)
     _print_rows(store.audit(job_id), "audit", as_json)
