@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from prefect.blocks.core import Block
 from prefect.blocks.core import schema_extra as prefect_block_schema_extra
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, Strict, field_validator, model_validator
 
 from prefect_quantum.credentials import QuantumTenantCredentials
 from prefect_quantum.errors import InvalidInputError
@@ -38,6 +38,11 @@ def _closed_block_schema(schema: dict[str, Any], model: type[Block]) -> None:
     schema["additionalProperties"] = False
 
 
+_DEFAULT_DEVICES = (
+    "ibm_strasbourg", "ibm_brussels", "ibm_kyiv", "ibm_torino", "ibm_fez", "ibm_kawasaki",
+)
+
+
 class QuantumFleet(Block):
     """The simulated QPUs: which IBM devices and which month's calibration snapshots.
 
@@ -59,9 +64,7 @@ class QuantumFleet(Block):
     model_config = ConfigDict(allow_inf_nan=False, validate_assignment=True)
 
     devices: list[str] = Field(
-        default_factory=lambda: [
-            "ibm_strasbourg", "ibm_brussels", "ibm_kyiv", "ibm_torino", "ibm_fez", "ibm_kawasaki",
-        ],
+        default_factory=lambda: list(_DEFAULT_DEVICES),
         min_length=1,
         max_length=64,
         description="IBM device names whose calibration snapshots make up the fleet.",
@@ -90,6 +93,11 @@ class QuantumFleet(Block):
             check_name(device, "devices")
         if len(set(value)) != len(value):
             raise ValueError("devices: expected each device once")
+        if set(value) - set(_DEFAULT_DEVICES):
+            from prefect_quantum.fleet.catalog import canonical_name  # imports the fleet
+
+            for device in value:
+                canonical_name(device)
         return value
 
     @model_validator(mode="after")
@@ -154,14 +162,14 @@ class QuantumScheduler(Block):
     fleet_config: QuantumFleet = Field(
         default_factory=QuantumFleet, description="The devices this scheduler shares."
     )
-    shares: dict[str, float] = Field(
+    shares: dict[str, Annotated[float, Strict()]] = Field(
         default_factory=dict, description="Relative share of QPU time per tenant."
     )
     default_share: float = Field(1.0, gt=0, description="Share of tenants not listed in shares.")
     half_life_s: float = Field(
         86_400.0, gt=0, description="Half-life of past usage in fair-share, in seconds."
     )
-    priority_classes: dict[str, int] = Field(
+    priority_classes: dict[str, Annotated[int, Strict()]] = Field(
         default_factory=lambda: {"low": 0, "normal": 1, "high": 2, "urgent": 3},
         description="Priority class names and levels; a higher level may preempt a lower one.",
     )
@@ -235,6 +243,8 @@ class QuantumScheduler(Block):
 
         if value is None:
             return None
+        if any(ord(c) < 32 or ord(c) == 127 for c in value.get_secret_value()):
+            raise ValueError("store_url: expected a URL without control characters")
         try:
             backend = make_url(value.get_secret_value()).get_backend_name()
         except (ArgumentError, ValueError):
