@@ -28,6 +28,7 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 
 from prefect_quantum.errors import CircuitTooWideError, InvalidInputError
 from prefect_quantum.names import shown
+from prefect_quantum.observables import check_final_measurements
 
 MAX_BUILTIN_WIDTH = 156
 """The widest device of the default fleet; wider circuits can never run."""
@@ -200,7 +201,7 @@ def _check_params(op: Instruction, field: str) -> None:
             continue  # unbound parameters are refused at the top level
         if isinstance(value, int | float | complex) and not math.isfinite(abs(value)):
             raise InvalidInputError(
-                field, f"gate {op.name!r} has a non-finite parameter {value!r}"
+                field, f"gate {op.name!r} has parameter {value!r}; expected a finite number"
             )
 
 
@@ -234,7 +235,7 @@ def _expanded_size(op: Instruction, field: str, memo: dict[tuple[str, int], int]
 
 def check_circuit(circuit: QuantumCircuit, *, field: str = "circuit") -> QuantumCircuit:
     """``circuit`` when a job can run it: 1 to ``MAX_CIRCUIT_WIDTH`` qubits, no unbound
-    parameters, finite gate parameters, no control flow, and at most
+    parameters, measured only at the end, finite gate parameters, no control flow, and at most
     ``MAX_EXPANDED_OPS`` operations with its custom gates inlined."""
     if circuit.num_qubits < 1:
         raise InvalidInputError(field, "a circuit needs at least one qubit")
@@ -253,6 +254,7 @@ def check_circuit(circuit: QuantumCircuit, *, field: str = "circuit") -> Quantum
             raise InvalidInputError(
                 field, f"expands to more than {MAX_EXPANDED_OPS} operations"
             )
+    check_final_measurements(circuit, field=field)  # copies: after the expansion bound
     return circuit
 
 

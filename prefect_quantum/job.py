@@ -23,7 +23,7 @@ from qiskit import QuantumCircuit
 from prefect_quantum.circuits import NamedCircuit, resolve_circuit
 from prefect_quantum.errors import InvalidInputError
 from prefect_quantum.names import NAME_PATTERN, NAME_RULE, is_name, shown
-from prefect_quantum.observables import check_final_measurements, check_pauli_label
+from prefect_quantum.observables import check_pauli_label
 
 MitigationName = Literal["none", "zne", "rem", "zne+rem"]
 FallbackName = Literal["noisy", "ideal", "none"]
@@ -136,8 +136,6 @@ class JobRequest(BaseModel):
         if len(circuits) > MAX_CIRCUITS:
             raise InvalidInputError("circuits", f"at most {MAX_CIRCUITS} circuits per job")
         named = [resolve_circuit(c, field=f"circuits[{i}]") for i, c in enumerate(circuits)]
-        for i, c in enumerate(named):
-            check_final_measurements(c.circuit, field=f"circuits[{i}]")
         obs = _normalise_observables(observables, [c.circuit.num_qubits for c in named])
         try:
             request = cls(
@@ -199,4 +197,10 @@ def _as_input_error(exc: ValidationError) -> InvalidInputError:
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err["loc"]) or "request"
     message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        model: type[BaseModel] = JobRequest
+        for part in err["loc"][:-1]:
+            annotation = model.model_fields[str(part)].annotation
+            model = annotation if isinstance(annotation, type) else model
+        message = f"unknown field; expected one of {', '.join(model.model_fields)}"
     return InvalidInputError(field, f"{message} (got {shown(err.get('input'), 80)})")

@@ -349,7 +349,7 @@ class SchedulerStore:
         if request.priority_class not in set(self.policy.priority_classes.values()):
             raise InvalidInputError(
                 "priority_class",
-                f"{request.priority_class!r} is not a configured class "
+                f"{request.priority_class!r} is not a configured class; expected one of "
                 f"{dict(self.policy.priority_classes)}",
             )
         if payload is not None:
