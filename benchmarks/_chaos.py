@@ -29,6 +29,7 @@ import logging
 import math
 import multiprocessing as mp
 import os
+import pickle
 import queue
 import random
 import signal
@@ -110,8 +111,8 @@ def make_specs(count: int, seed: int, prefix: str = "job") -> list[JobSpec]:
             tenant=TENANTS[i % len(TENANTS)],
             priority=rng.choice(PRIORITIES),
             circuits=rng.choice(CIRCUITS),
-            shots=rng.choice((60, 100, 160)),
-            chunk_shots=rng.choice((20, 40)),
+            shots=rng.choice((40, 60, 80)),  # 1-3 chunks: Aer costs ~10-20 ms a chunk
+            chunk_shots=rng.choice((30, 40)),
             fallback=rng.choice(("noisy", "noisy", "noisy", "ideal", "none")),
             compliance_domain=DOMAIN if restricted else None,
             max_wait_s=rng.choice((5.0, 15.0, 30.0)),
@@ -202,7 +203,7 @@ class StoreSettings:
     busy_timeout_s: float = 1.0
     pass_interval_s: float = 0.5
     retries: int = 4
-    retry_backoff_s: float = 0.2
+    retry_backoff_s: float = 0.1
     time_scale: float = 0.0
 
 
@@ -405,12 +406,12 @@ class ChaosConfig:
     seed: int = 7
     threads: int = 4
     victim_jobs: int = 4
-    process_jobs: int = 30
+    process_jobs: int = 20
     steps: int = 25  # fault-controller steps over the run
     store_outages: int = 2
     store_outage_s: float = 3.0
     stale_events: int = 3
-    lease_ttl_s: float = 1.0
+    lease_ttl_s: float = 1.5
     busy_timeout_s: float = 1.0
     victim_time_scale: float = 2.0
     time_limit_s: float = 240.0
@@ -474,7 +475,7 @@ def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosRun:
     specs = make_specs(config.jobs, config.seed)
     # The victim's jobs run slowly enough, with a checkpoint after every chunk, to be
     # caught mid-execute.
-    victim_specs = [replace(s, job_id=f"victim-{s.job_id}", circuits=("bell",), shots=160,
+    victim_specs = [replace(s, job_id=f"victim-{s.job_id}", circuits=("bell",), shots=200,
                             chunk_shots=20, checkpoint_interval_s=0.0, priority="normal",
                             compliance_domain=None, fallback="noisy", max_wait_s=30.0)
                     for s in specs[: config.victim_jobs]]
@@ -638,6 +639,151 @@ def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosRun:
         killed_shots=killed_shots, max_store_outage_s=max_outage,
         seconds=time.monotonic() - start, events=events,
     )
+
+
+def _chaos_child(config: ChaosConfig, workdir: Path, out: str) -> None:
+    logging.getLogger("prefect").setLevel(logging.ERROR)
+    run = run_chaos(config, workdir)
+    with open(out, "wb") as file:
+        pickle.dump(run, file)
+
+
+def run_chaos_isolated(config: ChaosConfig, workdir: Path) -> ChaosRun:
+    """`run_chaos` in a fresh process: its stubs of the Prefect calls stay there, and Aer
+    runs with ``OMP_NUM_THREADS=1`` (OpenMP's thread pool costs tiny runs 2-3x)."""
+    out = str(workdir / "chaos-run.pickle")
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        proc = mp.get_context("spawn").Process(target=_chaos_child, args=(config, workdir, out))
+        proc.start()
+    finally:
+        if saved is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+    proc.join(config.time_limit_s + 120)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(10)
+        raise RuntimeError("the chaos run did not finish in time")
+    if proc.exitcode != 0:
+        raise RuntimeError(f"the chaos run failed (exit code {proc.exitcode})")
+    with open(out, "rb") as file:
+        run: ChaosRun = pickle.load(file)
+    return run
+
+
+# -- the Prefect path: hybrid_job flow runs while the API answers 503 ---------------------
+
+
+class Window:
+    """A time window, opened by `open`, during which faults are injected."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def open(self, seconds: float) -> None:
+        self._until = time.monotonic() + seconds
+
+    def active(self) -> bool:
+        return time.monotonic() < self._until
+
+
+@contextmanager
+def api_503(window: Window) -> Iterator[Counter[str]]:
+    """While `window` is open, every HTTP request of this process's Prefect clients is
+    answered ``503 Service Unavailable`` (httpx transports patched, sync and async), as
+    an overloaded API or a proxy in front of a restarting server would. Counts them."""
+    import httpx
+
+    injected: Counter[str] = Counter()
+    original_async = httpx.AsyncHTTPTransport.handle_async_request
+    original_sync = httpx.HTTPTransport.handle_request
+
+    async def handle_async(self: httpx.AsyncHTTPTransport, request: httpx.Request
+                           ) -> httpx.Response:
+        if window.active():
+            injected[request.url.path] += 1
+            return httpx.Response(503, request=request, text="injected by the chaos harness")
+        return await original_async(self, request)
+
+    def handle_sync(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if window.active():
+            injected[request.url.path] += 1
+            return httpx.Response(503, request=request, text="injected by the chaos harness")
+        return original_sync(self, request)
+
+    httpx.AsyncHTTPTransport.handle_async_request = handle_async  # type: ignore[method-assign]
+    httpx.HTTPTransport.handle_request = handle_sync  # type: ignore[method-assign]
+    try:
+        yield injected
+    finally:
+        httpx.AsyncHTTPTransport.handle_async_request = original_async  # type: ignore[method-assign]
+        httpx.HTTPTransport.handle_request = original_sync  # type: ignore[method-assign]
+
+
+def run_flow_jobs(url: str, count: int, seed: int, *, window_s: float = 1.5,
+                  ttl: float = 2.0) -> ChaosRun:
+    """`count` jobs as real ``hybrid_job`` flow runs (needs a Prefect API, e.g.
+    ``prefect_test_harness``), one after another: the API answers 503 for `window_s`
+    from the start of every fourth run, and every third run's devices go offline after
+    their first chunk (they are back for the next run)."""
+    from prefect_quantum.flows import hybrid_job
+
+    start = time.monotonic()
+    settings = StoreSettings(url, lease_ttl_s=ttl, busy_timeout_s=2.0)
+    block = make_block(settings)
+    releases: list[Release] = []
+    reserver = RecordingReserver(block, releases.append)
+    specs = [replace(s, chunk_shots=20, fallback="noisy", compliance_domain=None)
+             for s in make_specs(count, seed, prefix="flow")]
+    faults: Counter[str] = Counter()
+    log: list[str] = []
+    outcomes: list[JobOutcome] = []
+    window = Window()
+    with api_503(window) as injected:
+        for i, spec in enumerate(specs):
+            for device in block.fleet.devices.values():
+                device.online = True
+            if i % 3 == 1:
+                for device in block.fleet.devices.values():
+                    device.schedule_outage(after_chunks=1)
+                faults["device_outage_mid_job"] += 1
+                log.append(f"{spec.job_id}: every device goes offline after one chunk")
+            if i % 4 == 2:
+                window.open(window_s)
+                faults["api_503_window"] += 1
+                log.append(f"{spec.job_id}: the API answers 503 for {window_s:g} s")
+            began = time.monotonic()
+            outcome = JobOutcome(spec.job_id, "flow", ok=False)
+            try:
+                result = hybrid_job(
+                    list(spec.circuits), shots=spec.shots, tenant=spec.tenant,
+                    priority=spec.priority,  # type: ignore[arg-type]
+                    options=spec.request().options, scheduler=block, reserver=reserver,
+                )
+                rows = result.to_dicts()
+                outcome.ok = True
+                outcome.backend_kind = rows[0]["backend_kind"]
+                outcome.device = rows[0]["device"]
+                outcome.fallback_reason = rows[0]["fallback_reason"]
+                outcome.counts_per_circuit = [int(r["shots"]) for r in rows]
+                outcome.runs = [f"{r['device']}:{r['status']}:{r['shots']}"
+                                for r in result.device_runs.to_dicts()]
+            except Exception as exc:
+                outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.seconds = time.monotonic() - began
+            outcomes.append(outcome)
+            for device in block.fleet.devices.values():
+                device.drain_outage_notes()
+                device.schedule_outage(after_chunks=10**9)  # disarm what did not fire
+    faults["api_503_responses"] = sum(injected.values())
+    for device in block.fleet.devices.values():
+        device.online = True
+    block.store.close()
+    return ChaosRun(settings=settings, specs=specs, outcomes=outcomes, releases=releases,
+                    faults=faults, fault_log=log, seconds=time.monotonic() - start)
 
 
 # -- verification -------------------------------------------------------------------------
