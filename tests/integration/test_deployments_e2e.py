@@ -150,7 +150,7 @@ def test_a_crashed_run_is_rerun_by_the_automation_and_resumes_from_its_checkpoin
             if _flow_run_pids(run_id) == []:
                 break
             time.sleep(0.2)
-        out = run_cli(env, py, "-c", _WAIT_DONE.format(ids=[run_id]))
+        out = run_cli(env, py, "-c", _WAIT_RERUN_DONE.format(run_id=run_id))
         assert out.split() == ["COMPLETED"], out + "".join(
             log.read_text()[-4000:] for log in logs)
         checks = run_cli(env, py, "-c", _CHECK_RERUN.format(run_id=run_id, job_id=job_id))
@@ -194,6 +194,24 @@ while time.time() < deadline:
     time.sleep(0.2)
 else:
     raise SystemExit("no checkpoint of 2000 shots: " + repr(store.queue(include_finished=True)))
+"""
+
+_WAIT_RERUN_DONE = """
+import time
+from prefect.client.orchestration import get_client
+deadline = time.time() + 400
+crashed_since = None
+with get_client(sync_client=True) as c:
+    while time.time() < deadline:
+        state = c.read_flow_run("{run_id}").state
+        if state.is_completed() or state.is_failed() or state.is_cancelled():
+            break
+        # Crashed is final, but the automation is about to schedule the run again.
+        crashed_since = (crashed_since or time.time()) if state.is_crashed() else None
+        if crashed_since and time.time() - crashed_since > 90:
+            break
+        time.sleep(1)
+print(state.type.value)
 """
 
 _CHECK_RERUN = """
