@@ -9,10 +9,8 @@ on the ideal simulator (statevector), as Qiskit's ``StatevectorEstimator`` does.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, cast
 
 import numpy as np
@@ -27,11 +25,12 @@ from prefect_quantum.fleet import SimulatedQPU
 from prefect_quantum.mitigation import parse_mitigation, rem, zne
 from prefect_quantum.observables import GroupReadout, MeasurementPlan
 
+from .base import RuntimePrimitive
 from .compile import MeasurementVariant, compile_body, measurement_variant
 from .grouping import Grouping, GroupingCache
 from .job import QuantumJob
-from .options import PrimitiveOptions, resolve_options
-from .runtime import Iteration, Runtime
+from .options import PrimitiveOptions
+from .runtime import Iteration
 
 
 @dataclass
@@ -50,7 +49,7 @@ class _Pub:
     batch_size: int = 0
 
 
-class QuantumEstimator(BaseEstimatorV2):
+class QuantumEstimator(RuntimePrimitive, BaseEstimatorV2):
     """Expectation values of Pauli observables on the shared fleet (Qiskit EstimatorV2).
 
     Takes a :class:`PrimitiveOptions` or its fields as keywords, e.g.
@@ -61,22 +60,9 @@ class QuantumEstimator(BaseEstimatorV2):
     """
 
     def __init__(self, options: PrimitiveOptions | None = None, **kwargs: Any) -> None:
-        self._options = resolve_options(options, kwargs)
+        self._start(options, kwargs, "quantum-estimator")
         self._mitigation = parse_mitigation(self._options.mitigation, self._options.zne)
-        self._runtime = Runtime(self._options, "quantum-estimator")
-        # A primitive dropped without close() still gives its session's device back.
-        weakref.finalize(self, self._runtime.close)
         self._groupings = GroupingCache()
-
-    @property
-    def options(self) -> PrimitiveOptions:
-        """The options this estimator was built with."""
-        return self._options
-
-    @property
-    def runtime(self) -> Runtime:
-        """Session, compile cache and run counter (``runtime.run_count``)."""
-        return self._runtime
 
     def run(
         self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
@@ -89,18 +75,6 @@ class QuantumEstimator(BaseEstimatorV2):
             if pub.precision is None or pub.precision < 0:
                 raise ValueError(f"pub {i}: precision must be >= 0, got {pub.precision}")
         return self._runtime.submit(self._run, coerced)
-
-    def close(self) -> None:
-        """Finish queued runs and release the scheduler session."""
-        self._runtime.close()
-
-    def __enter__(self) -> QuantumEstimator:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # --- one run -------------------------------------------------------------------------
 

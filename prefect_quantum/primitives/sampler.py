@@ -8,9 +8,7 @@ classical register is read from the same shots.
 from __future__ import annotations
 
 import warnings
-import weakref
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -27,13 +25,14 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from prefect_quantum.errors import InvalidInputError
 
+from .base import RuntimePrimitive
 from .compile import compile_circuit
 from .job import QuantumJob
-from .options import PrimitiveOptions, resolve_options
-from .runtime import Iteration, Runtime
+from .options import PrimitiveOptions
+from .runtime import Iteration
 
 
-class QuantumSampler(BaseSamplerV2):
+class QuantumSampler(RuntimePrimitive, BaseSamplerV2):
     """Bitstrings from the shared fleet (Qiskit SamplerV2).
 
     Takes a :class:`PrimitiveOptions` or its fields as keywords; ``mitigation`` must be
@@ -42,22 +41,11 @@ class QuantumSampler(BaseSamplerV2):
     """
 
     def __init__(self, options: PrimitiveOptions | None = None, **kwargs: Any) -> None:
-        self._options = resolve_options(options, kwargs)
-        if self._options.mitigation != "none":
+        self._start(options, kwargs, "quantum-sampler")
+
+    def _check_options(self, options: PrimitiveOptions) -> None:
+        if options.mitigation != "none":
             raise InvalidInputError("mitigation", "the sampler returns raw samples: use 'none'")
-        self._runtime = Runtime(self._options, "quantum-sampler")
-        # A primitive dropped without close() still gives its session's device back.
-        weakref.finalize(self, self._runtime.close)
-
-    @property
-    def options(self) -> PrimitiveOptions:
-        """The options this sampler was built with."""
-        return self._options
-
-    @property
-    def runtime(self) -> Runtime:
-        """Session, compile cache and run counter."""
-        return self._runtime
 
     def run(
         self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None
@@ -74,18 +62,6 @@ class QuantumSampler(BaseSamplerV2):
                     UserWarning, stacklevel=2,
                 )
         return self._runtime.submit(self._run, coerced)
-
-    def close(self) -> None:
-        """Finish queued runs and release the scheduler session."""
-        self._runtime.close()
-
-    def __enter__(self) -> QuantumSampler:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _run(self, pubs: list[SamplerPub]) -> PrimitiveResult[SamplerPubResult]:
         width = max((p.circuit.num_qubits for p in pubs), default=1)

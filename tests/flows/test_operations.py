@@ -31,7 +31,7 @@ def test_sweep_marks_an_old_snapshot_stale_and_emits_the_event(
     from prefect_quantum.scheduler import device_states
 
     scheduler = _scheduler(tmp_path)
-    states = device_states(scheduler.fleet, {}, scheduler.calibration_max_age_s)
+    states = device_states(scheduler.fleet, scheduler.calibration_max_age_s)
     old = [replace(s, calibration_age_s=3 * 86400.0) if s.name == "ibm_kyiv" else s
            for s in states]
     scheduler.store.register_devices(old)
