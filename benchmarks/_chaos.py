@@ -97,7 +97,7 @@ class JobSpec:
             "checkpoint_interval_s": self.checkpoint_interval_s,
         }
         return JobRequest.build(list(self.circuits), self.shots, tenant=self.tenant,
-                                priority=self.priority, options=options)  # type: ignore[arg-type]
+                                priority=self.priority, options=options)
 
 
 def make_specs(count: int, seed: int, prefix: str = "job") -> list[JobSpec]:
@@ -181,17 +181,21 @@ def without_prefect_api() -> Iterator[Counter[str]]:
     def emit(event: str, *_: Any, **__: Any) -> None:
         events[event] += 1
 
-    tasks_module.get_run_logger = lambda: LOG  # type: ignore[assignment]
-    tasks_module.create_progress_artifact = lambda *a, **k: uuid.uuid4()  # type: ignore[assignment]
-    tasks_module.update_progress_artifact = lambda *a, **k: None  # type: ignore[assignment]
-    scheduler_module.emit = emit  # type: ignore[assignment]
-    scheduler_module.emit_device_event = emit  # type: ignore[assignment]
+    stubs: dict[str, Any] = {
+        "get_run_logger": lambda: LOG,
+        "create_progress_artifact": lambda *a, **k: uuid.uuid4(),
+        "update_progress_artifact": lambda *a, **k: None,
+    }
+    for name, stub in stubs.items():
+        setattr(tasks_module, name, stub)
+    scheduler_module.emit = emit
+    scheduler_module.emit_device_event = emit
     try:
         yield events
     finally:
         (tasks_module.get_run_logger, tasks_module.create_progress_artifact,
          tasks_module.update_progress_artifact, scheduler_module.emit,
-         scheduler_module.emit_device_event) = saved  # type: ignore[assignment]
+         scheduler_module.emit_device_event) = saved
 
 
 @dataclass(frozen=True)
@@ -279,7 +283,7 @@ def run_job(
         outcome.device = result.backend.name
         outcome.fallback_reason = result.lease.fallback_reason
         outcome.counts_per_circuit = [sum(c.values()) for c in result.execution.counts]
-        outcome.runs = [f"{r.device}:{r.status}:{r.shots}" for r in run.runs]
+        outcome.runs = [f"{r.device}:{r.status}:{r.shots}:{r.chunks}" for r in run.runs]
     except Exception as exc:
         where = [f for f in traceback.extract_tb(exc.__traceback__)
                  if "prefect_quantum" in f.filename or "_chaos" in f.filename][-6:]
@@ -327,7 +331,8 @@ def process_worker(
 
 def read_results(path: str) -> tuple[list[JobOutcome], list[Release]]:
     """The outcomes and releases a worker process wrote."""
-    outcomes, releases = [], []
+    outcomes: list[JobOutcome] = []
+    releases: list[Release] = []
     if not os.path.exists(path):
         return outcomes, releases
     with open(path, encoding="utf-8") as lines:
@@ -371,13 +376,13 @@ def store_outage(url: str, seconds: float, mode: str) -> None:
     if not is_postgres(url):
         database = sa.make_url(url).database
         assert database
-        conn = sqlite3.connect(database, timeout=30, isolation_level=None)
+        raw = sqlite3.connect(database, timeout=30, isolation_level=None)
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            raw.execute("BEGIN IMMEDIATE")
             time.sleep(seconds)
-            conn.execute("ROLLBACK")
+            raw.execute("ROLLBACK")
         finally:
-            conn.close()
+            raw.close()
         return
     engine = sa.create_engine(url)
     try:
@@ -428,6 +433,7 @@ class ChaosRun:
     faults: Counter[str]
     fault_log: list[str]
     killed_job: str | None = None
+    killed_lease: str | None = None
     killed_at: float | None = None
     killed_shots: int = 0
     max_store_outage_s: float = 0.0
@@ -635,7 +641,8 @@ def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosRun:
     return ChaosRun(
         settings=settings, specs=all_specs, outcomes=outcomes, releases=releases,
         faults=faults, fault_log=fault_log,
-        killed_job=killed[0] if killed else None, killed_at=killed_at,
+        killed_job=killed[0] if killed else None, killed_lease=killed[1] if killed else None,
+        killed_at=killed_at,
         killed_shots=killed_shots, max_store_outage_s=max_outage,
         seconds=time.monotonic() - start, events=events,
     )
@@ -760,7 +767,7 @@ def run_flow_jobs(url: str, count: int, seed: int, *, window_s: float = 1.5,
             try:
                 result = hybrid_job(
                     list(spec.circuits), shots=spec.shots, tenant=spec.tenant,
-                    priority=spec.priority,  # type: ignore[arg-type]
+                    priority=spec.priority,
                     options=spec.request().options, scheduler=block, reserver=reserver,
                 )
                 rows = result.to_dicts()
@@ -805,6 +812,7 @@ class Verdict:
     leases_expired: int = 0
     max_expiry_lateness_s: float = 0.0
     killed_lease_expired_after_s: float | None = None
+    killed_lease_fate: str | None = None
     resumed_from_checkpoint: bool | None = None
     ledger_rows: int = 0
     ledger_mismatches: int = 0
@@ -940,22 +948,7 @@ def _verify(run: ChaosRun, store: SchedulerStore, v: Verdict, slack: float) -> V
         bad.append(f"leases granted but never ended: {sorted(set(grants) - set(ends))}")
 
     if run.killed_job is not None and run.killed_at is not None:
-        records = audit_by_job[run.killed_job]
-        expired = [r for r in records if r["kind"] == "expired" and r["at"] >= run.killed_at]
-        if not expired:
-            bad.append(f"the killed worker's lease on {run.killed_job} never expired")
-        else:
-            after = expired[0]["at"] - run.killed_at
-            v.killed_lease_expired_after_s = after
-            if after > run.settings.lease_ttl_s + run.max_store_outage_s + slack:
-                bad.append(f"the killed worker's lease outlived it by {after:.2f} s")
-            resumed = [r for r in records if r["kind"] == "resumed"
-                       and r["seq"] > expired[0]["seq"]]
-            v.resumed_from_checkpoint = bool(
-                resumed and resumed[0]["detail"]["shots_done"] >= run.killed_shots > 0)
-            if not v.resumed_from_checkpoint:
-                bad.append(f"{run.killed_job} did not resume from its checkpoint of "
-                           f"{run.killed_shots} shots: {resumed[:1]}")
+        _check_killed(run, audit_by_job[run.killed_job], by_job[run.killed_job], v, slack)
 
     # Billing: one ledger row per lease, equal to what its holder reported, or to the
     # time the lease held the device when it expired.
@@ -996,6 +989,44 @@ def _verify(run: ChaosRun, store: SchedulerStore, v: Verdict, slack: float) -> V
     if v.audit_first_bad is not None:
         bad.append(f"audit chain broken at seq {v.audit_first_bad}")
     return v
+
+
+def _check_killed(run: ChaosRun, records: list[dict[str, Any]], outcomes: list[JobOutcome],
+                  v: Verdict, slack: float) -> None:
+    """The SIGKILLed worker's lease either expired within the bound and the job was
+    granted again resuming from its checkpoint ([L3]), or a re-run of the job took the
+    lease over before it expired and ran only the shots after the checkpoint."""
+    bad = v.violations
+    assert run.killed_at is not None
+    expired = [r for r in records if r["kind"] == "expired"
+               and r["detail"].get("lease_id") == run.killed_lease]
+    spec = next(s for s in run.specs if s.job_id == run.killed_job)
+    if expired:
+        v.killed_lease_fate = "expired"
+        after = expired[0]["at"] - run.killed_at
+        v.killed_lease_expired_after_s = after
+        if after > run.settings.lease_ttl_s + run.max_store_outage_s + slack:
+            bad.append(f"the killed worker's lease outlived it by {after:.2f} s")
+        resumed = [r for r in records if r["kind"] == "resumed"
+                   and r["seq"] > expired[0]["seq"]]
+        v.resumed_from_checkpoint = bool(
+            resumed and resumed[0]["detail"]["shots_done"] >= run.killed_shots > 0)
+    else:
+        released = [r for r in records if r["kind"] == "released"
+                    and r["detail"].get("lease_id") == run.killed_lease]
+        taker = [o for o in outcomes if o.ok and o.worker != "victim"]
+        if not released or not taker:
+            bad.append(f"the killed worker's lease on {run.killed_job} neither expired nor "
+                       f"was taken over")
+            return
+        v.killed_lease_fate = "taken_over"
+        # The run under the taken-over lease ran only what the checkpoint lacked.
+        first = taker[0].runs[0].split(":")
+        ran = int(first[-1]) * spec.chunk_shots
+        v.resumed_from_checkpoint = ran <= spec.shots - run.killed_shots and run.killed_shots > 0
+    if not v.resumed_from_checkpoint:
+        bad.append(f"{run.killed_job} did not resume from its checkpoint of "
+                   f"{run.killed_shots} shots ({v.killed_lease_fate})")
 
 
 def summary(run: ChaosRun, verdict: Verdict) -> dict[str, Any]:
