@@ -116,6 +116,7 @@ def _hybrid_job(
         scheduler = (QuantumScheduler.load_from_ref(ref) if ref is not None
                      else QuantumScheduler.model_validate(scheduler))
     if scheduler is not None:
+        scheduler.tenant_view.check_tenant(request.tenant)  # [T3] before any task runs
         fleet = fleet or scheduler.fleet
         reserver = reserver or scheduler.reserver()
         # [R1]-[R3] Prefect's task retries, configured from the block.
