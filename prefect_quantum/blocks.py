@@ -38,6 +38,8 @@ def _closed_block_schema(schema: dict[str, Any], model: type[Block]) -> None:
     schema["additionalProperties"] = False
 
 
+_Number = Annotated[float, Strict()]
+"""A number: ints are taken, bools and strings are refused rather than coerced."""
 _DEFAULT_DEVICES = (
     "ibm_strasbourg", "ibm_brussels", "ibm_kyiv", "ibm_torino", "ibm_fez", "ibm_kawasaki",
 )
@@ -72,7 +74,7 @@ class QuantumFleet(Block):
     month: Literal["01_2025", "02_2025", "03_2025"] = Field(
         "03_2025", description="Which month's calibration snapshots to load."
     )
-    time_scale: float = Field(
+    time_scale: _Number = Field(
         0.0, ge=0, le=1000,
         description="Wall seconds slept per simulated QPU second; 0 never sleeps.",
     )
@@ -100,19 +102,27 @@ class QuantumFleet(Block):
                 canonical_name(device)
         return value
 
-    @model_validator(mode="after")
-    def _compliance_names(self) -> QuantumFleet:
-        for domain, names in self.compliance.items():
+    @model_validator(mode="before")
+    @classmethod
+    def _compliance_names(cls, data: Any) -> Any:
+        # Before the fields, so a refused assignment leaves the block as it was.
+        if not isinstance(data, dict):
+            return data
+        devices = data.get("devices", _DEFAULT_DEVICES)
+        compliance = data.get("compliance") or {}
+        if not isinstance(compliance, dict) or not isinstance(devices, list | tuple):
+            return data  # the fields' own validation says what is wrong
+        for domain, names in compliance.items():
             check_name(domain, "compliance")
-            unknown = sorted(set(names) - set(self.devices))
+            unknown = sorted(set(names) - set(devices)) if isinstance(names, list) else []
             if unknown:
                 raise ValueError(f"compliance: {domain!r} names devices not in the fleet: "
                                  f"{unknown[:5]}; expected some of devices")
-        for domain in self.compliance_fallbacks:
-            if domain not in self.compliance:
+        for domain in data.get("compliance_fallbacks") or {}:
+            if domain not in compliance:
                 raise ValueError(f"compliance_fallbacks: {domain!r} is not a domain of "
                                  "compliance; expected one of its keys")
-        return self
+        return data
 
     def fleet(self) -> Fleet:
         """Build the fleet this block describes."""
@@ -165,28 +175,28 @@ class QuantumScheduler(Block):
     shares: dict[str, Annotated[float, Strict()]] = Field(
         default_factory=dict, description="Relative share of QPU time per tenant."
     )
-    default_share: float = Field(1.0, gt=0, description="Share of tenants not listed in shares.")
-    half_life_s: float = Field(
+    default_share: _Number = Field(1.0, gt=0, description="Share of tenants not listed in shares.")
+    half_life_s: _Number = Field(
         86_400.0, gt=0, description="Half-life of past usage in fair-share, in seconds."
     )
     priority_classes: dict[str, Annotated[int, Strict()]] = Field(
         default_factory=lambda: {"low": 0, "normal": 1, "high": 2, "urgent": 3},
         description="Priority class names and levels; a higher level may preempt a lower one.",
     )
-    preemption_grace_s: float = Field(
+    preemption_grace_s: _Number = Field(
         60.0, ge=0, description="How long a higher class waits for a free QPU before preempting."
     )
-    min_run_s: float = Field(
+    min_run_s: _Number = Field(
         120.0, ge=0, description="Minimum run time before a job may be preempted, in seconds."
     )
     max_preemptions_per_job: int = Field(
         2, ge=0, le=1000, strict=True, description="How often one job may be preempted at most."
     )
-    weight_time: float = Field(1.0, ge=0, description="Placement weight of completion time.")
-    weight_fidelity: float = Field(
+    weight_time: _Number = Field(1.0, ge=0, description="Placement weight of completion time.")
+    weight_fidelity: _Number = Field(
         1.0, ge=0, description="Placement weight of estimated fidelity."
     )
-    calibration_max_age_s: float = Field(
+    calibration_max_age_s: _Number = Field(
         86_400.0, gt=0, description="Calibration older than this makes a device ineligible."
     )
     fallback: Literal["noisy", "ideal", "none"] = Field(
@@ -195,13 +205,13 @@ class QuantumScheduler(Block):
     retries: int = Field(
         3, ge=0, le=50, strict=True, description="Retries of transient execution failures."
     )
-    retry_backoff_s: float = Field(
+    retry_backoff_s: _Number = Field(
         1.0, ge=0, description="First retry delay; each further retry doubles it."
     )
-    retry_jitter_factor: float = Field(
+    retry_jitter_factor: _Number = Field(
         0.5, ge=0, description="Random jitter added to each retry delay, as a fraction of it."
     )
-    lease_ttl_s: float = Field(
+    lease_ttl_s: _Number = Field(
         30.0, gt=0, description="A lease expires unless heartbeated within this many seconds."
     )
     credentials: QuantumTenantCredentials | None = Field(
@@ -209,7 +219,7 @@ class QuantumScheduler(Block):
         description="The tenant this scheduler acts as, once the store has registered "
         "tenants; jobs of other tenants are refused.",
     )
-    calibration_managed: bool = Field(
+    calibration_managed: Annotated[bool, Strict()] = Field(
         False,
         description="True when a calibration-sweep deployment keeps the shared calibration "
         "ages; otherwise every run refreshes them from its own fleet.",
@@ -256,10 +266,16 @@ class QuantumScheduler(Block):
             raise ValueError(f"store_url: expected a sqlite or postgresql URL, got {backend}")
         return value
 
-    @model_validator(mode="after")
-    def _policy_is_valid(self) -> QuantumScheduler:
-        self.policy()  # PolicyConfig's own checks, e.g. both placement weights 0
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _some_placement_weight(cls, data: Any) -> Any:
+        # Before the fields, so a refused assignment leaves the block as it was; the
+        # fields' own constraints cover every other rule of PolicyConfig.
+        if isinstance(data, dict) and data.get("weight_time", 1.0) == 0 == data.get(
+                "weight_fidelity", 1.0):
+            raise ValueError("weight_time: weight_time and weight_fidelity are both 0; "
+                             "expected one of them > 0")
+        return data
 
     def policy(self) -> PolicyConfig:
         """The policy core's configuration."""

@@ -108,6 +108,7 @@ def builtin_names() -> list[str]:
     return sorted(_BUILTINS)
 
 
+_HEADER = re.compile(r"\s*OPENQASM\s+[0-9]{1,3}(\.[0-9]{1,3})?\s*;")
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)", re.DOTALL)
 _INCLUDE = re.compile(r'\binclude\b\s*("[^"\n]*")?')
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
@@ -133,6 +134,11 @@ def _guard_qasm(text: str, field: str) -> None:
         )
     if "\x00" in text:
         raise InvalidInputError(field, "malformed OpenQASM: NUL character")
+    if _HEADER.match(text) is None:
+        raise InvalidInputError(
+            field, f"malformed OpenQASM: expected a header such as 'OPENQASM 2.0;', got "
+            f"{shown(text.lstrip()[:40])}"
+        )
     code = _COMMENT.sub(" ", text)
     for match in _INCLUDE.finditer(code):
         name = (match.group(1) or '""')[1:-1]
@@ -182,7 +188,9 @@ def parse_qasm(text: str, *, field: str = "circuit") -> QuantumCircuit:
             circuit = qasm3.loads(text)
         else:
             circuit = qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
-    except Exception as exc:  # both parsers raise their own types, with a location
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # each parser has its own types; qasm2's Rust may panic
         detail = str(exc)
         detail = detail if len(detail) <= 300 else f"{detail[:300]}..."
         raise InvalidInputError(field, f"malformed OpenQASM: {detail}") from None
