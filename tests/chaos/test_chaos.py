@@ -13,6 +13,8 @@ from pathlib import Path
 import _chaos
 import pytest
 
+from prefect_quantum.reservation import ReservationRequest
+
 pytestmark = pytest.mark.slow
 
 FAULT_KINDS = ("device_outage_mid_job", "drift", "calibration_stale", "store_outage",
@@ -79,9 +81,7 @@ def test_verify_catches_broken_invariants(tmp_path: Path) -> None:
     block.store.close()
 
 
-def _request(block: object, spec: _chaos.JobSpec) -> object:
-    from prefect_quantum.reservation import ReservationRequest
-
+def _request(block: object, spec: _chaos.JobSpec) -> ReservationRequest:
     return ReservationRequest(
         job_id=f"{spec.job_id}-again", tenant=spec.tenant, priority=spec.priority,
         candidates=("ibm_brussels",), max_wait_s=30.0, fallback="noisy",
