@@ -42,6 +42,7 @@ class PolicyConfig:
     )
     aging_rate: float = 1.0 / 3600.0
     work_weight: float = 10.0
+    fair_tolerance: float = 0.0
     strict_class: int = 2
     preemption_grace_s: float = 60.0
     min_run_s: float = 120.0
@@ -79,7 +80,7 @@ class PolicyConfig:
                      "session_idle_timeout_s"):
             _positive(name, getattr(self, name))
         for name in ("preemption_grace_s", "min_run_s", "weight_time", "weight_fidelity",
-                     "work_weight",
+                     "work_weight", "fair_tolerance",
                      "retry_base_s", "retry_cap_s", "retry_jitter"):
             _non_negative(name, getattr(self, name))
         if self.weight_time + self.weight_fidelity == 0:

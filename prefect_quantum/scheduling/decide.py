@@ -123,6 +123,19 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     # One linear scan: static outcomes [B2..B4, B7] and buckets [F3]. Each request is
     # touched once here: its v_r ([F3] submitted_at + work_weight * remaining work) goes
     # to a list of floats parallel to its bucket, so later steps scan floats only.
+    # [F7] with a tolerance band, v_r = submitted_at + kappa * R_r / w_r with w_r = 1 + c_r -
+    # c_min: aged weighted shortest work first (Smith's rule), one more unit of weight per
+    # class level; without one (tau = 0) w_r = 1 and [F3] is unchanged.
+    lowest = min(config.priority_classes.values())
+    weighted = config.fair_tolerance > 0.0
+
+    class _Scale(dict[int, float]):
+        def __missing__(self, cls: int) -> float:
+            value = self[cls] = 1.0 / max(1, 1 + cls - lowest) if weighted else 1.0
+            return value
+
+    class_scale = _Scale()
+    cls_of = attrgetter("priority_class")
     buckets: dict[BucketKey, list[Request]] = {}
     bucket_vs: dict[BucketKey, list[float]] = {}
     barred: list[Request] = []
@@ -143,10 +156,14 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
             found = buckets.get(bucket_key)
             if found is None:
                 buckets[bucket_key] = [request]
-                bucket_vs[bucket_key] = [submitted + weight * request.remaining_work_s]
+                bucket_vs[bucket_key] = [
+                    submitted + weight * request.remaining_work_s * class_scale[cls_of(request)]
+                ]
             else:
                 found.append(request)
-                bucket_vs[bucket_key].append(submitted + weight * request.remaining_work_s)
+                bucket_vs[bucket_key].append(
+                    submitted + weight * request.remaining_work_s * class_scale[cls_of(request)]
+                )
             if request.latest_start != inf:
                 timed.append(request)
         else:
@@ -205,13 +222,40 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
             return group[vs.index(v)]
         return min((r for r, x in zip(group, vs, strict=True) if x == v), key=_JOB_ID)
 
+    # [F7] Tolerance band: a tenant of the shared band whose usage per share is within
+    # (1 + tau) of the least such usage among the tenants still waiting in the shared band
+    # competes by (effective class, v_r) with the others inside the band; the rest follow,
+    # by F_t as in [F3]. tau = 0 is [F3] exactly. When the floor moves (a charge to the
+    # least-served tenant, or its last shared request popped) keys may improve, so every
+    # entry is re-keyed at once (the lazy re-keying of [F4] only handles keys that worsen).
+    tolerance = config.fair_tolerance
+    share_of = config.share_of
+    shared_left: dict[str, int] = {}
+    if tolerance > 0.0:
+        for (e, tenant), group in groups.items():
+            if e < strict:
+                shared_left[tenant] = shared_left.get(tenant, 0) + len(group)
+    usage_now = standing.usage
+
+    def band_floor() -> float:
+        if not shared_left:
+            return -inf
+        return (1.0 + tolerance) * min(usage_now[t] / share_of(t) for t in shared_left)
+
+    floor = band_floor()
+
     def entry(key: BucketKey, head: Request) -> HeapEntry:
         # [F3], [F5]: (-band, -(F_t + A), -e, submitted_at, job_id) of the group's head, with
-        # A = alpha * W_head in a strict band and 0 in the shared band.
+        # A = alpha * W_head in a strict band and 0 in the shared band; [F7] inside the
+        # tolerance band: (-band, -2, -e, v_head, job_id).
         e, tenant = key
         if e >= strict:
             return (-e, -(factor[tenant] + alpha * max(0.0, now - head.submitted_at)), -e,
                     head.submitted_at, head.job_id, key, version[tenant])
+        if tolerance > 0.0 and usage_now[tenant] / share_of(tenant) <= floor:
+            return (-shared, -2.0, 0, head.submitted_at
+                    + weight * head.remaining_work_s * class_scale[head.priority_class],
+                    head.job_id, key, version[tenant])
         return (-shared, -factor[tenant], -e, head.submitted_at, head.job_id, key,
                 version[tenant])
 
@@ -220,6 +264,12 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     heapq.heapify(heap)
     position: dict[BucketKey, int] = {}
     granted: set[str] = set()
+
+    def current_head(key: BucketKey) -> Request:
+        index = position.get(key)
+        if index is None:
+            return head_of(groups[key], group_vs[key])
+        return groups[key][index]
 
     while heap:
         if not state.free and not _preemption_possible(state, remaining):
@@ -244,10 +294,23 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
         request = bucket[index]
         position[key] = index + 1
         remaining[request.priority_class] -= 1
-        if _serve(state, standing, request, request.job_id in overdue_ids):
+        charged = _serve(state, standing, request, request.job_id in overdue_ids)
+        if charged:
             granted.add(request.job_id)
             factor[tenant] = standing.factor(tenant)
             version[tenant] += 1
+        if tenant in shared_left:  # [F7] only a shared-band tenant moves the floor
+            left = shared_left[tenant] - (key[0] < strict)
+            if left <= 0:
+                del shared_left[tenant]
+            else:
+                shared_left[tenant] = left
+            if charged or left <= 0:
+                moved = band_floor()
+                if moved != floor:  # [F7] re-key every group at its current head
+                    floor = moved
+                    heap = [entry(k, current_head(k)) for *_, k, _ in heap]
+                    heapq.heapify(heap)
         if index + 1 < len(bucket):
             heapq.heappush(heap, entry(key, bucket[index + 1]))
 

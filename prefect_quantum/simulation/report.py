@@ -86,7 +86,8 @@ def bench_markdown(bench: BenchRun) -> str:
     summary = summarize(bench.runs)
     columns = ["scenario", "policy", "value_per_h", "throughput_per_h", "wait_mean_s",
                "wait_p95_s", "wait_mean_noncompliance_s", "sla_violation_rate",
-               "preemptions", "jain", "compliance_violations", "mean_fidelity",
+               "preemptions", "jain", "jain_runs", "jain_windows", "compliance_violations",
+               "mean_fidelity",
                "utilization", "cost_per_shot", "wait_p95_s_tail"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in summary.select(columns).iter_rows():
@@ -94,10 +95,11 @@ def bench_markdown(bench: BenchRun) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     seeds = int(summary["seeds"].max() or 0)  # type: ignore[arg-type]
     lines += ["", f"Means over {seeds} seeds; `wait_p95_s_tail` is the P95 over seeds of "
-              "each run's P95 wait.", "", "| scenario | criterion | measured | target | met |",
-              "|---|---|---|---|---|"]
+              "each run's P95 wait.", "",
+              "| scenario | policy | criterion | measured | target | met |",
+              "|---|---|---|---|---|---|"]
     for c in acceptance(summary):
-        lines.append(f"| {c['scenario']} | {c['criterion']} | {c['value']:.3f} | "
+        lines.append(f"| {c['scenario']} | {c['policy']} | {c['criterion']} | {c['value']:.3f} | "
                      f"{c['target']} | {'yes' if c['met'] else 'no'} |")
     return "\n".join(lines)
 

@@ -26,6 +26,7 @@ from prefect_quantum.scheduling import FallbackMode, PolicyConfig
     ({"fallback_default": "quantum-annealer"}, "fallback_default"),
     ({"lease_ttl_s": 0.0}, "lease_ttl_s"),
     ({"work_weight": -1.0}, "work_weight"),
+    ({"fair_tolerance": -0.1}, "fair_tolerance"),
     ({"strict_class": 1.5}, "strict_class"),
     ({"strict_class": True}, "strict_class"),
 ])
@@ -41,6 +42,7 @@ def test_defaults_and_lookups() -> None:
     assert cfg.top_class == 3 and cfg.aging_horizon_s == pytest.approx(3600.0)
     assert cfg.class_of("high") == 2
     assert cfg.work_weight == 10.0 and cfg.strict_class == 2 and cfg.strict_level == 2
+    assert cfg.fair_tolerance == 0.0
     # The top class is always strict, whatever strict_class says ([F5]).
     assert PolicyConfig(strict_class=9).strict_level == 3
     assert PolicyConfig(priority_classes={"only": 0}).strict_level == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import polars as pl
@@ -13,7 +14,7 @@ from prefect_quantum.simulation.bench import acceptance, policies_for, run_bench
 from prefect_quantum.simulation.engine import simulate
 from prefect_quantum.simulation.fleet_model import SCENARIOS, draw_timeline
 from prefect_quantum.simulation.icpp_model import DEFAULT_JOBS
-from prefect_quantum.simulation.metrics import run_metrics
+from prefect_quantum.simulation.metrics import contention_jain, run_metrics
 from prefect_quantum.simulation.trace import generate_trace, load_trace, save_trace
 
 
@@ -39,6 +40,36 @@ def test_production_criteria_that_hold_over_20_seeds(scenario: str) -> None:
     assert checks["P95 wait / oracle's"]["met"], checks
     oracle = runs.filter(pl.col("policy") == "oracle")
     assert oracle["sla_violation_rate"].max() <= 0.02
+
+
+@pytest.mark.parametrize("scenario", ["calm", "degraded"])
+def test_tolerance_band_trades_fairness_and_mean_wait_within_the_p95_bound(scenario: str) -> None:
+    """Production's `decide` with the tolerance band [F7], 20 seeds: zero compliance
+    violations, P95 wait within 1.5x of the oracle's, a mean wait (non-compliance jobs) at
+    least 20 % below static priority's and below default production's, and a Jain index
+    above default production's (docs/benchmarks.md has the measured figures)."""
+    runs = run_bench([scenario], seeds=20, policies=["production", "production_tolerant",
+                                                     "static_priority", "oracle"]).runs
+    summary = summarize(runs)
+    by = {r["policy"]: r for r in summary.iter_rows(named=True)}
+    checks = {c["criterion"]: c for c in acceptance(summary, ["production_tolerant"])}
+    assert checks["production compliance violations"]["met"]
+    assert checks["P95 wait / oracle's"]["met"], checks
+    assert checks["lower mean wait (non-compliance) vs static priority"]["value"] >= 0.20
+    tolerant, default = by["production_tolerant"], by["production"]
+    assert tolerant["wait_mean_noncompliance_s"] < default["wait_mean_noncompliance_s"]
+    assert tolerant["jain"] > default["jain"] + 0.05
+
+
+def test_jain_pools_contended_windows_and_is_nan_without_one() -> None:
+    trace = generate_trace(0, load=1.6)
+    result = simulate(trace, baselines.fifo, "fifo", SCENARIOS["calm"], 0)
+    jain, windows = contention_jain(result)
+    assert windows >= 1 and 0.3 < jain < 1.0
+    light = simulate(trace[:10], baselines.fifo, "fifo", SCENARIOS["calm"], 0)
+    jain, windows = contention_jain(light)  # nobody is backlogged: no measurement
+    assert windows == 0 and math.isnan(jain)
+    assert math.isnan(run_metrics(light)["jain"])  # never a vacuous 1.0
 
 
 def test_compliance_unaware_baseline_does_violate() -> None:
