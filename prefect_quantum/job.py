@@ -31,6 +31,10 @@ PriorityName = Literal["low", "normal", "high", "urgent"]
 TENANT_PATTERN = NAME_PATTERN
 """Tenant names follow the one name rule of :mod:`prefect_quantum.names`."""
 MAX_CIRCUITS = 1000
+MAX_JOB_TEXT_CHARS = 2_000_000
+"""The most characters of circuit text (QASM, names, paths) in one job."""
+MAX_JOB_OPERATIONS = 1_000_000
+"""The most operations of all a job's circuits together, as given (before transpiling)."""
 
 
 def _name(value: str) -> str:
@@ -135,7 +139,21 @@ class JobRequest(BaseModel):
             )
         if len(circuits) > MAX_CIRCUITS:
             raise InvalidInputError("circuits", f"at most {MAX_CIRCUITS} circuits per job")
-        named = [resolve_circuit(c, field=f"circuits[{i}]") for i, c in enumerate(circuits)]
+        text = sum(len(c) for c in circuits if isinstance(c, str))
+        if text > MAX_JOB_TEXT_CHARS:
+            raise InvalidInputError(
+                "circuits", f"{text} characters of circuit text; at most {MAX_JOB_TEXT_CHARS}"
+            )
+        named: list[NamedCircuit] = []
+        operations = 0
+        for i, c in enumerate(circuits):
+            named.append(resolve_circuit(c, field=f"circuits[{i}]"))
+            operations += named[-1].circuit.size()
+            if operations > MAX_JOB_OPERATIONS:
+                raise InvalidInputError(
+                    "circuits", f"more than {MAX_JOB_OPERATIONS} operations in all; expected "
+                    "fewer or smaller circuits per job"
+                )
         obs = _normalise_observables(observables, [c.circuit.num_qubits for c in named])
         try:
             request = cls(

@@ -394,7 +394,8 @@ def invalid_job_cases(draw: st.DrawFn) -> Case:
             kwargs["circuits"] = ["ghz:2"] * (shape % 3) + [bad]
         if draw(st.booleans()):
             kwargs["circuits"] = draw(st.sampled_from([[], (), set(), "", "   ", None,
-                                                       ["ghz:2"] * 1001, {"ghz:2": 1}]))
+                                                       ["ghz:2"] * 1001, {"ghz:2": 1},
+                                                       [QASM2_HEAD + " " * 150_000] * 14]))
     elif which == "shots":
         kwargs["shots"] = draw(st.one_of(BAD_NUMBERS, st.integers(10_000_001, 10**30),
                                          st.just(100.0), st.just("100")))

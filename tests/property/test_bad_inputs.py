@@ -137,6 +137,15 @@ def test_one_tenant_rule_everywhere(name: str) -> None:
         assert check_tenant(name) == name
 
 
+@pytest.mark.xfail(reason="store/tenants.py checks names with re.match and '$', which "
+                   "takes a trailing newline; it should call names.check_tenant", strict=False)
+def test_registered_tenants_follow_the_rule() -> None:
+    from prefect_quantum.store.tenants import _valid_name
+
+    with pytest.raises(InvalidInputError):
+        _valid_name("alice\n")
+
+
 def test_the_tenant_rule() -> None:
     """1-64 of [A-Za-z0-9._-], starting with a letter or digit; nothing else."""
     for good in ("a", "chem-team", "A.b_c-9", "9" * 64):
