@@ -36,6 +36,7 @@ class _Tally:
         self.tried = 0
         self.accepted_wrongly = 0
         self.wrong_error = 0
+        self.parsed = 0  # fuzzer mutants that are valid circuits, rightly accepted
         self.failures: list[str] = []
 
     def add(self, problem: str | None, shown: str) -> None:
@@ -50,8 +51,9 @@ class _Tally:
             self.failures.append(f"{shown[:160]}: {problem[:240]}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tried": self.tried, "accepted_wrongly": self.accepted_wrongly,
-                "wrong_error": self.wrong_error, "failures": self.failures}
+        out = {"tried": self.tried, "accepted_wrongly": self.accepted_wrongly,
+               "wrong_error": self.wrong_error, "failures": self.failures}
+        return out | ({"parsed": self.parsed} if self.parsed else {})
 
 
 def _drive(strategy: st.SearchStrategy[Any], check: Callable[[Any], None],
@@ -98,6 +100,8 @@ def _fuzz_check(tally: _Tally) -> Callable[[str], None]:
         else:
             if not 1 <= circuit.num_qubits <= MAX_CIRCUIT_WIDTH or circuit.parameters:
                 problem = "accepted"
+            else:
+                tally.parsed += 1
         if problem is None and time.monotonic() - started > 10:
             problem = f"took {time.monotonic() - started:.1f} s"
         tally.add(problem, repr(text))
@@ -162,6 +166,10 @@ def _store_check(tally: _Tally, store: Any) -> Callable[[Any], None]:
     return check
 
 
+def _no_flow(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("bad input reached the flow")
+
+
 def run(budget_s: float) -> dict[str, Any]:
     """Try bad inputs of every kind for about ``budget_s`` seconds (split evenly).
 
@@ -186,9 +194,8 @@ def run(budget_s: float) -> dict[str, Any]:
         data.mkdir()
         os.environ["XDG_DATA_HOME"] = str(data)
         # A CLI run that got past validation would reach these; none may.
-        flows_module.hybrid_job = lambda *a, **k: (_ for _ in ()).throw(  # type: ignore[assignment]
-            AssertionError("a flow ran"))
-        cli_module._load_scheduler = lambda name: None  # type: ignore[assignment]
+        flows_module.hybrid_job = _no_flow  # type: ignore[assignment]
+        cli_module._load_scheduler = lambda name: None
         store = SchedulerStore(f"sqlite:///{Path(tmp) / 'bad.db'}", PolicyConfig())
         try:
             plan: list[tuple[str, st.SearchStrategy[Any], Callable[[Any], None]]] = [
@@ -209,7 +216,7 @@ def run(budget_s: float) -> dict[str, Any]:
                 _drive(strategy, check, share)
         finally:
             store.close()
-            flows_module.hybrid_job, cli_module._load_scheduler = saved  # type: ignore[assignment]
+            flows_module.hybrid_job, cli_module._load_scheduler = saved
             if saved_env is None:
                 os.environ.pop("XDG_DATA_HOME", None)
             else:
