@@ -6,6 +6,7 @@ a bad field raises :class:`~prefect_quantum.errors.InvalidInputError` naming it.
 
 from __future__ import annotations
 
+import numbers
 import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -13,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -45,8 +47,14 @@ def _name(value: str) -> str:
 
 Name = Annotated[str, Strict(), AfterValidator(_name)]
 """A string following the name rule (tenants, job ids, devices, compliance domains)."""
-Int = Annotated[int, Strict()]
-"""An int; bools, floats and strings are refused rather than coerced."""
+def _integer(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError("expected an integer")
+    return int(value)
+
+
+Int = Annotated[int, BeforeValidator(_integer)]
+"""An int (numpy's too); bools, floats and strings are refused rather than coerced."""
 Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 """A finite number; ints are taken, bools and strings are refused."""
 

@@ -328,7 +328,10 @@ def valid_job_kwargs(draw: st.DrawFn) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"circuits": specs if draw(st.booleans()) or len(specs) > 1
                               else specs[0]}
     if draw(st.booleans()):
-        kwargs["shots"] = draw(st.integers(1, 10_000_000))
+        import numpy as np
+
+        shots = draw(st.integers(1, 10_000_000))
+        kwargs["shots"] = np.int64(shots) if draw(st.booleans()) else shots
     kwargs["mitigation"] = draw(st.sampled_from(["none", "zne", "rem", "zne+rem"]))
     kwargs["tenant"] = draw(valid_names())
     kwargs["priority"] = draw(st.sampled_from(["low", "normal", "high", "urgent"]))
