@@ -137,6 +137,7 @@ class JobOutcome:
     counts_per_circuit: list[int] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)
     attempts: int = 0
+    attempt_errors: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
 
@@ -266,6 +267,7 @@ def run_job(
                 try:
                     return tasks_module.execute_task.fn(run, fallback_reason)
                 except Exception as exc:
+                    outcome.attempt_errors.append(f"{type(exc).__name__}: {exc}"[:300])
                     if not is_transient(exc) or attempt == block.retries:
                         raise
                     time.sleep(delays[attempt])
@@ -890,8 +892,9 @@ def _verify(run: ChaosRun, store: SchedulerStore, v: Verdict, slack: float) -> V
             v.not_completed += 1
             v.shots_lost += spec.shots
             errors = [o.error for o in by_job.get(job_id, [])]
+            tried = [o.attempt_errors for o in by_job.get(job_id, [])]
             bad.append(f"{job_id}: store state {job['state']} ({job['reason']}); "
-                       f"worker: {errors}")
+                       f"worker: {errors}; attempts: {tried}")
             continue
         outcome = ok[-1]
         lost = spec.shots - min(outcome.counts_per_circuit)
