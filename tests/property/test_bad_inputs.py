@@ -63,19 +63,19 @@ def test_valid_job_requests_are_accepted(kwargs: dict[str, Any]) -> None:
     assert request.job_id and request.tenant == kwargs["tenant"]
 
 
-@BAD
+@settings(BAD, max_examples=400)
 @given(circuit_cases())
 def test_invalid_circuits_name_the_field(case: Case) -> None:
     _assert_refused(case)
 
 
-@settings(BAD, max_examples=150)
+@settings(BAD, max_examples=400)
 @given(qasm_cases())
 def test_invalid_qasm_is_refused_before_it_costs(case: Case) -> None:
     _assert_refused(case)
 
 
-@settings(BAD, max_examples=150)
+@settings(BAD, max_examples=400)
 @given(circuit_parameter_cases())
 def test_invalid_circuit_parameters_name_the_field(case: Case) -> None:
     _assert_refused(case)

@@ -14,7 +14,7 @@ from prefect_quantum.circuits import MAX_CIRCUIT_WIDTH, parse_qasm, resolve_circ
 from prefect_quantum.errors import InvalidInputError
 
 FUZZ = settings(
-    max_examples=300, derandomize=True, deadline=None, database=None,
+    max_examples=1000, derandomize=True, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.filter_too_much],
 )
@@ -54,14 +54,14 @@ def test_mutated_seeds_parse_or_are_refused(text: str) -> None:
     _parses_or_refuses(text)
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=500)
 @given(st.sampled_from([QASM2_HEAD, QASM3_HEAD]),
        st.lists(TOKENS, max_size=40).map(" ".join))
 def test_token_soup_parses_or_is_refused(head: str, body: str) -> None:
     _parses_or_refuses(head + body)
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=500)
 @given(st.sampled_from(["OPENQASM 2.0;", "OPENQASM 3.0;", "OPENQASM 3;", "OPENQASM"]),
        st.text(max_size=200))
 def test_arbitrary_text_parses_or_is_refused(head: str, body: str) -> None:
