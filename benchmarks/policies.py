@@ -2,18 +2,24 @@
 over seeds of every metric (prefect_quantum.simulation.metrics), plus the acceptance checks
 of issue #4 and the wall time.
 
-Run: ``python benchmarks/policies.py [--seeds 20] [--scenario calm] [--out DIR]``
+Run: ``python benchmarks/policies.py [--seeds 20] [--scenario calm] [--out DIR]
+[--value-bound]``; ``--value-bound`` adds, per scenario, the mean over seeds of the LP upper
+bound on business-value throughput (prefect_quantum.simulation.value_bound; ~4 s a seed).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
-from prefect_quantum.simulation.bench import acceptance, run_bench, summarize
+from prefect_quantum.simulation.bench import DEFAULT_LOAD, acceptance, run_bench, summarize
+from prefect_quantum.simulation.fleet_model import scenario
 from prefect_quantum.simulation.report import write_report
+from prefect_quantum.simulation.trace import generate_trace
+from prefect_quantum.simulation.value_bound import value_rate_bound
 
 
 def main() -> None:
@@ -21,13 +27,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--scenario", choices=["calm", "degraded"], action="append")
     parser.add_argument("--out", type=Path, help="also write report.md and plots here")
+    parser.add_argument("--value-bound", action="store_true",
+                        help="also compute the LP bound on value_per_h (slow)")
     args = parser.parse_args()
     started = time.perf_counter()
-    bench = run_bench(args.scenario or ["calm", "degraded"], args.seeds)
+    scenarios = args.scenario or ["calm", "degraded"]
+    bench = run_bench(scenarios, args.seeds)
     summary = summarize(bench.runs)
-    print(json.dumps({"policies": summary.to_dicts(), "acceptance": acceptance(summary),
-                      "seeds": args.seeds,
-                      "wall_s": round(time.perf_counter() - started, 2)}, indent=1))
+    out: dict[str, object] = {"policies": summary.to_dicts(), "acceptance": acceptance(summary),
+                              "seeds": args.seeds}
+    if args.value_bound:
+        out["value_per_h_bound"] = {
+            name: statistics.fmean(
+                value_rate_bound(generate_trace(seed, load=DEFAULT_LOAD), scenario(name), seed)
+                for seed in range(args.seeds))
+            for name in scenarios
+        }
+    out["wall_s"] = round(time.perf_counter() - started, 2)
+    print(json.dumps(out, indent=1))
     if args.out:
         write_report(args.out, None, bench)
 

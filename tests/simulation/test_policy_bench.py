@@ -16,6 +16,7 @@ from prefect_quantum.simulation.fleet_model import SCENARIOS, draw_timeline
 from prefect_quantum.simulation.icpp_model import DEFAULT_JOBS
 from prefect_quantum.simulation.metrics import contention_jain, run_metrics
 from prefect_quantum.simulation.trace import generate_trace, load_trace, save_trace
+from prefect_quantum.simulation.value_bound import value_rate_bound
 
 
 def test_same_seed_same_output_and_seeds_differ() -> None:
@@ -70,6 +71,18 @@ def test_jain_pools_contended_windows_and_is_nan_without_one() -> None:
     jain, windows = contention_jain(light)  # nobody is backlogged: no measurement
     assert windows == 0 and math.isnan(jain)
     assert math.isnan(run_metrics(light)["jain"])  # never a vacuous 1.0
+
+
+def test_value_bound_is_above_every_policy_and_not_vacuous() -> None:
+    trace = generate_trace(1, load=1.6)
+    for sc_name in ("calm", "degraded"):
+        bound = value_rate_bound(trace, SCENARIOS[sc_name], 1)
+        available = policies_for(trace)
+        for name in ("production", "production_tolerant", "fifo", "oracle"):
+            result = simulate(trace, available[name], name, SCENARIOS[sc_name], 1)
+            assert run_metrics(result)["value_per_h"] <= bound, (sc_name, name)
+        assert bound < 1.5 * run_metrics(simulate(trace, baselines.fifo, "fifo",
+                                                  SCENARIOS[sc_name], 1))["value_per_h"]
 
 
 def test_compliance_unaware_baseline_does_violate() -> None:
