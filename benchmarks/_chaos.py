@@ -683,6 +683,69 @@ def run_chaos_isolated(config: ChaosConfig, workdir: Path) -> ChaosRun:
     return run
 
 
+# -- a paused worker ----------------------------------------------------------------------
+
+
+def paused_worker_run(url: str, workdir: Path, *, ttl: float = 3.0,
+                      time_scale: float = 3.0, wake_after_s: float = 0.05) -> dict[str, Any]:
+    """A worker process is paused (SIGSTOP: a GC pause, a suspended VM, a partition) in
+    the middle of a job; the job is run again by another worker, as a crashed flow run
+    is re-run; then the paused worker wakes up (SIGCONT) while the re-run still executes.
+    Returns both workers' outcomes: the job must not complete twice."""
+    settings = StoreSettings(url, lease_ttl_s=ttl, busy_timeout_s=5.0)
+    block = make_block(settings, time_scale=time_scale)
+    block.reserver()._sync_devices()
+    spec = JobSpec("paused-0001", "chem", "normal", ("bell",), 200, 20, "noisy", None, 60.0)
+    path = str(workdir / "paused.jsonl")
+    worker = _spawn(settings, [spec], path, "paused", time_scale)
+    store = block.store
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        saved = store.load_checkpoint(spec.job_id) if _known(store, spec.job_id) else None
+        if saved and saved.get("shots_done", 0) > 0:
+            break
+        time.sleep(0.02)
+    else:
+        worker.kill()
+        raise RuntimeError("the worker never checkpointed")
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGSTOP)
+    paused_at_shots = int(saved["shots_done"])
+    rerun: list[JobOutcome] = []
+    releases: list[Release] = []
+    with without_prefect_api():
+        reserver = RecordingReserver(block, releases.append)
+        thread = threading.Thread(target=lambda: rerun.append(
+            run_job(spec, block.fleet, reserver, block, "rerun")))
+        thread.start()
+        time.sleep(wake_after_s)  # the re-run holds the job now, and runs on
+        os.kill(worker.pid, signal.SIGCONT)
+        thread.join(120)
+    worker.join(120)
+    if worker.is_alive():
+        worker.kill()
+    first, worker_releases = read_results(path)
+    outcomes = first + rerun
+    ok = [o for o in outcomes if o.ok]
+    completions = [r for r in store.audit(spec.job_id) if r["kind"] == "completed"]
+    store.close()
+    return {
+        "paused_at_shots": paused_at_shots,
+        "outcomes": [asdict(o) for o in outcomes],
+        "completed_runs": len(ok),
+        "completion_records": len(completions),
+        "releases": [asdict(r) for r in worker_releases + releases],
+    }
+
+
+def _known(store: SchedulerStore, job_id: str) -> bool:
+    try:
+        store.poll(job_id)
+    except Exception:
+        return False
+    return True
+
+
 # -- the Prefect path: hybrid_job flow runs while the API answers 503 ---------------------
 
 

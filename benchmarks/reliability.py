@@ -72,6 +72,16 @@ def flows(jobs: int, seed: int, workdir: Path) -> dict[str, Any]:
     return report
 
 
+def paused(workdir: Path) -> dict[str, Any]:
+    """A worker SIGSTOPped mid-job, its job re-run elsewhere, then SIGCONTed."""
+    result = _chaos.paused_worker_run(f"sqlite:///{workdir / 'paused.db'}", workdir)
+    return {"completed_runs": result["completed_runs"],
+            "completion_records": result["completion_records"],
+            "duplicated": int(result["completed_runs"] > 1
+                              or result["completion_records"] > 1),
+            "other_run": next((o["error"] for o in result["outcomes"] if not o["ok"]), None)}
+
+
 def tamper(database: str, count: int, seed: int) -> dict[str, Any]:
     """Alter `count` random audit records of a copy of `database`, one at a time; each is
     detected when ``verify_audit`` names the first record whose chain breaks (the
@@ -190,6 +200,8 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
         if args.flow_jobs:
             (work / "flows").mkdir()
             backends["flows"] = flows(args.flow_jobs, args.seed, work / "flows")
+        (work / "paused").mkdir()
+        report["paused_worker"] = paused(work / "paused")
         report["audit_tampering"] = tamper(str(database), args.tamper, args.seed)
     faults: Counter[str] = Counter()
     for figures in backends.values():
@@ -197,6 +209,9 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
             faults.update(figures["faults_injected"])
     ran = [f for f in backends.values() if f]
     totals = {key: sum(f[key] for f in ran) for key in _TOTALS}
+    faults["worker_sigstop"] += 1
+    totals["jobs_run"] += 1
+    totals["jobs_duplicated"] += report["paused_worker"]["duplicated"]
     report = {
         **report,
         "jobs_run": totals["jobs_run"],
