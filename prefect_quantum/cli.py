@@ -197,21 +197,17 @@ def _load_scheduler(name: str) -> Any:
     from prefect_quantum.blocks import QuantumScheduler
 
     try:
-        return QuantumScheduler.load(name)
-    except ValueError:
+        return _load_block(name, "scheduler")
+    except InvalidInputError:
         if name == "default":
             return QuantumScheduler()
-        raise InvalidInputError(
-            "scheduler", f"no saved QuantumScheduler block named {name!r}"
-        ) from None
+        raise
 
 
 def _scheduler_store(url: str | None, block: str | None) -> Any:
     """The store of a saved scheduler block, or of a URL (the default SQLite file)."""
-    if block:
-        from prefect_quantum.blocks import QuantumScheduler
-
-        return _guard(lambda: QuantumScheduler.load(block)).store  # type: ignore[union-attr]
+    if block is not None:
+        return _guard(lambda: _load_block(block)).store
     from sqlalchemy.exc import ArgumentError
 
     from prefect_quantum.scheduling import PolicyConfig
@@ -231,6 +227,25 @@ def _scheduler_store(url: str | None, block: str | None) -> Any:
             ) from None
 
     return _guard(open_store)
+
+
+def _load_block(name: str, field: str = "block") -> Any:
+    """A saved QuantumScheduler block; a malformed or unknown name is an InvalidInputError
+    naming ``field`` (exit 2)."""
+    import re
+
+    from prefect_quantum.blocks import QuantumScheduler
+
+    if re.fullmatch(r"[a-z0-9-]{1,255}", name) is None:  # Prefect's block document names
+        raise InvalidInputError(
+            field, f"expected a block name of lowercase letters, digits and '-', got {name!r:.80}"
+        )
+    try:
+        return QuantumScheduler.load(name)
+    except ValueError:
+        raise InvalidInputError(
+            field, f"no saved QuantumScheduler block named {name!r}; expected a saved one"
+        ) from None
 
 
 def _print_rows(rows: list[dict[str, Any]], title: str, as_json: bool) -> None:
