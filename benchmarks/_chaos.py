@@ -20,6 +20,11 @@ at seeded points of the run:
 
 `verify` then checks the invariants and returns the figures ``benchmarks/reliability.py``
 prints. Imported by ``tests/chaos`` (this directory is put on ``sys.path``).
+
+Reproducible from the seed: the jobs, and which fault is injected at which point of the
+run's progress (every ``1/steps`` of the jobs completed). Thread and process timings are
+not, so two runs of one seed meet the same faults at the same progress, not at the same
+instants.
 """
 
 from __future__ import annotations
