@@ -135,7 +135,6 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
             return value
 
     class_scale = _Scale()
-    cls_of = attrgetter("priority_class")
     buckets: dict[BucketKey, list[Request]] = {}
     bucket_vs: dict[BucketKey, list[float]] = {}
     barred: list[Request] = []
@@ -153,17 +152,18 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
             if submitted < oldest:
                 oldest = submitted
             bucket_key = request.bucket_key
+            if weighted:
+                v = (submitted + weight * request.remaining_work_s
+                     * class_scale[request.priority_class])
+            else:
+                v = submitted + weight * request.remaining_work_s
             found = buckets.get(bucket_key)
             if found is None:
                 buckets[bucket_key] = [request]
-                bucket_vs[bucket_key] = [
-                    submitted + weight * request.remaining_work_s * class_scale[cls_of(request)]
-                ]
+                bucket_vs[bucket_key] = [v]
             else:
                 found.append(request)
-                bucket_vs[bucket_key].append(
-                    submitted + weight * request.remaining_work_s * class_scale[cls_of(request)]
-                )
+                bucket_vs[bucket_key].append(v)
             if request.latest_start != inf:
                 timed.append(request)
         else:
@@ -224,8 +224,8 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
 
     # [F7] Tolerance band: a tenant of the shared band whose usage per share is within
     # (1 + tau) of the least such usage among the tenants still waiting in the shared band
-    # competes by (effective class, v_r) with the others inside the band; the rest follow,
-    # by F_t as in [F3]. tau = 0 is [F3] exactly. When the floor moves (a charge to the
+    # competes by v_r alone (class-weighted, above) with the others inside the band; the
+    # rest follow, by F_t as in [F3]. tau = 0 is [F3] exactly. When the floor moves (a charge to the
     # least-served tenant, or its last shared request popped) keys may improve, so every
     # entry is re-keyed at once (the lazy re-keying of [F4] only handles keys that worsen).
     tolerance = config.fair_tolerance
@@ -247,7 +247,7 @@ def decide(snapshot: Snapshot, config: PolicyConfig) -> Decisions:
     def entry(key: BucketKey, head: Request) -> HeapEntry:
         # [F3], [F5]: (-band, -(F_t + A), -e, submitted_at, job_id) of the group's head, with
         # A = alpha * W_head in a strict band and 0 in the shared band; [F7] inside the
-        # tolerance band: (-band, -2, -e, v_head, job_id).
+        # tolerance band: (-band, -2, 0, v_head, job_id).
         e, tenant = key
         if e >= strict:
             return (-e, -(factor[tenant] + alpha * max(0.0, now - head.submitted_at)), -e,
