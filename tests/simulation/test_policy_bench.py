@@ -10,8 +10,14 @@ import pytest
 
 from prefect_quantum.scheduling import decide
 from prefect_quantum.simulation import baselines
-from prefect_quantum.simulation.bench import acceptance, policies_for, run_bench, summarize
-from prefect_quantum.simulation.engine import simulate
+from prefect_quantum.simulation.bench import (
+    acceptance,
+    config_for,
+    policies_for,
+    run_bench,
+    summarize,
+)
+from prefect_quantum.simulation.engine import BENCH_CONFIG, simulate
 from prefect_quantum.simulation.fleet_model import SCENARIOS, draw_timeline
 from prefect_quantum.simulation.icpp_model import DEFAULT_JOBS
 from prefect_quantum.simulation.metrics import contention_jain, run_metrics
@@ -28,7 +34,10 @@ def test_same_seed_same_output_and_seeds_differ() -> None:
 
 
 def test_the_benchmark_drives_productions_decide() -> None:
-    assert policies_for(generate_trace(0))["production"] is decide
+    available = policies_for(generate_trace(0))
+    assert available["production"] is decide and available["production_tolerant"] is decide
+    tolerant = config_for("production_tolerant", BENCH_CONFIG)
+    assert tolerant.fair_tolerance > 0 and config_for("production", BENCH_CONFIG) is BENCH_CONFIG
 
 
 @pytest.mark.parametrize("scenario", ["calm", "degraded"])
@@ -44,22 +53,24 @@ def test_production_criteria_that_hold_over_20_seeds(scenario: str) -> None:
 
 
 @pytest.mark.parametrize("scenario", ["calm", "degraded"])
-def test_tolerance_band_trades_fairness_and_mean_wait_within_the_p95_bound(scenario: str) -> None:
-    """Production's `decide` with the tolerance band [F7], 20 seeds: zero compliance
-    violations, P95 wait within 1.5x of the oracle's, a mean wait (non-compliance jobs) at
-    least 20 % below static priority's and below default production's, and a Jain index
-    above default production's (docs/benchmarks.md has the measured figures)."""
+def test_tolerance_band_meets_fairness_and_p95_over_20_seeds(scenario: str) -> None:
+    """Production's `decide` with the tolerance band [F7] and a one-hour fair-share memory,
+    20 seeds: zero compliance violations, Jain >= 0.95 across the equal-share tenants and a
+    P95 wait within 1.5x of the oracle's (issue #4); its mean wait (non-compliance jobs) is
+    at least 20 % below static priority's (the issue asks 30 %, unmet: docs/benchmarks.md)
+    and below default production's."""
     runs = run_bench([scenario], seeds=20, policies=["production", "production_tolerant",
                                                      "static_priority", "oracle"]).runs
     summary = summarize(runs)
     by = {r["policy"]: r for r in summary.iter_rows(named=True)}
     checks = {c["criterion"]: c for c in acceptance(summary, ["production_tolerant"])}
     assert checks["production compliance violations"]["met"]
+    assert checks["Jain index, equal-share tenants"]["met"], checks
     assert checks["P95 wait / oracle's"]["met"], checks
+    assert by["production_tolerant"]["jain_runs"] >= 10  # measured, not vacuous
     assert checks["lower mean wait (non-compliance) vs static priority"]["value"] >= 0.20
     tolerant, default = by["production_tolerant"], by["production"]
     assert tolerant["wait_mean_noncompliance_s"] < default["wait_mean_noncompliance_s"]
-    assert tolerant["jain"] > default["jain"] + 0.05
 
 
 def test_jain_pools_contended_windows_and_is_nan_without_one() -> None:
@@ -79,7 +90,8 @@ def test_value_bound_is_above_every_policy_and_not_vacuous() -> None:
         bound = value_rate_bound(trace, SCENARIOS[sc_name], 1)
         available = policies_for(trace)
         for name in ("production", "production_tolerant", "fifo", "oracle"):
-            result = simulate(trace, available[name], name, SCENARIOS[sc_name], 1)
+            result = simulate(trace, available[name], name, SCENARIOS[sc_name], 1,
+                              config_for(name, BENCH_CONFIG))
             assert run_metrics(result)["value_per_h"] <= bound, (sc_name, name)
         assert bound < 1.5 * run_metrics(simulate(trace, baselines.fifo, "fifo",
                                                   SCENARIOS[sc_name], 1))["value_per_h"]
