@@ -45,6 +45,8 @@ MAX_GATE_NESTING = 64
 """The deepest chain of custom gate definitions."""
 MAX_EXPANDED_OPS = 200_000
 """The most operations a circuit may expand to once its custom gates are inlined."""
+MAX_GATE_DEFINITION_OPS = 4096
+"""The most operations one custom gate definition may expand to."""
 ALLOWED_INCLUDES = frozenset({"qelib1.inc", "stdgates.inc"})
 """The only files OpenQASM text may include: the standard gate libraries."""
 _MAX_SPEC_CHARS = 4096
@@ -154,6 +156,7 @@ def _guard_qasm(text: str, field: str) -> None:
         raise InvalidInputError(
             field, f"brackets nest {deepest} deep; at most {MAX_QASM_NESTING}"
         )
+    _guard_gate_expansion(code, field)
     while True:  # innermost [...] first, so nested ones are all seen
         groups = list(_BRACKET.finditer(code))
         if not groups:
@@ -173,6 +176,34 @@ def _guard_qasm(text: str, field: str) -> None:
                         f"up to {MAX_QASM_INTEGER}"
                     )
         code = _BRACKET.sub(" ", code)
+
+
+_GATE_DEFINITION = re.compile(r"\bgate\s+([A-Za-z_]\w*)[^{};]*\{([^{}]*)\}")
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def _guard_gate_expansion(code: str, field: str) -> None:
+    """Refuse nested custom gates that expand to more than ``MAX_EXPANDED_OPS``
+    operations, estimated from the text: the QASM 3 importer builds every expansion."""
+    sizes: dict[str, int] = {}
+
+    def statement_size(statement: str) -> int:
+        return max(1, sum(sizes.get(name, 0) for name in _IDENTIFIER.findall(statement)))
+
+    for match in _GATE_DEFINITION.finditer(code):
+        size = sum(statement_size(st) for st in match.group(2).split(";") if st.strip())
+        if size > MAX_GATE_DEFINITION_OPS:
+            raise InvalidInputError(
+                field, f"gate {match.group(1)!r} expands to more than "
+                f"{MAX_GATE_DEFINITION_OPS} operations; expected a smaller definition"
+            )
+        sizes[match.group(1)] = size
+    if sizes:
+        top = _GATE_DEFINITION.sub(" ", code)
+        if sum(statement_size(st) for st in top.split(";") if st.strip()) > MAX_EXPANDED_OPS:
+            raise InvalidInputError(
+                field, f"expands to more than {MAX_EXPANDED_OPS} operations"
+            )
 
 
 def parse_qasm(text: str, *, field: str = "circuit") -> QuantumCircuit:
@@ -229,7 +260,10 @@ def _expanded_size(op: Instruction, field: str, memo: dict[tuple[str, int], int]
         raise InvalidInputError(
             field, f"custom gate definitions nest deeper than {MAX_GATE_NESTING}"
         )
-    definition = op.definition
+    # QASM custom gates carry their definitions (qasm2 builds them lazily); anything else
+    # counts as given, as building its definition may mean synthesis (a UnitaryGate).
+    lazy = type(op).__name__ == "_DefinedGate"
+    definition = op.definition if lazy else getattr(op, "_definition", None)
     size = 1
     if definition is not None:
         size = 0

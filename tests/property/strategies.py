@@ -162,8 +162,10 @@ QASM2_HEAD = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
 QASM3_HEAD = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
 
 
-def _nested_gates(depth: int) -> str:
-    body = QASM2_HEAD + "qreg q[1];\ngate g0 a { x a; x a; }\n"
+def _nested_gates(depth: int, version: int = 2) -> str:
+    """Gates each calling the previous twice: 2**depth operations."""
+    body = (QASM2_HEAD + "qreg q[1];\n" if version == 2 else QASM3_HEAD + "qubit[1] q;\n")
+    body += "gate g0 a { x a; x a; }\n"
     for i in range(1, depth):
         body += f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}\n"
     return body + f"g{depth - 1} q[0];\n"
@@ -207,6 +209,9 @@ def invalid_qasm() -> st.SearchStrategy[str]:
                 "if (c[0]) { x q[0]; }\n"),
         st.just(QASM3_HEAD + "qubit[1] q;\nfor uint i in [0:100] { x q[0]; }\n"),
         st.builds(_nested_gates, st.integers(20, 80)),
+        st.builds(_nested_gates, st.integers(13, 80), st.just(3)),
+        st.builds(lambda n: QASM3_HEAD + "gate g a { x a; x a; }\nqubit[1] q;\n"
+                  + "g q[0];\n" * n, st.integers(100_001, 110_000)),
         st.just(QASM2_HEAD),
         st.just(QASM3_HEAD + "bit[2] c;\n"),
         st.builds(lambda g: QASM2_HEAD + f"qreg q[2];\n{g} q[0];\n", st.sampled_from(
@@ -229,7 +234,7 @@ def invalid_circuit_specs() -> st.SearchStrategy[Any]:
         st.builds(lambda n: f"hea:{n}", st.one_of(st.integers(max_value=0),
                                                  st.integers(min_value=157))),
         st.sampled_from(["ghz", "ghz:", "ghz:3:1", "bell:2", "hea:", "hea:4:2:1", "ghz:+5",
-                         "ghz:٥", "ghz:1_0", "ghz: 5", "ghz:5 ", "ghz:0x5", "ghz:5.0",
+                         "ghz:٥", "ghz:1_0", "ghz: 5", "ghz:0x5", "ghz:5.0",
                          "ghz:1e1", "ghz:nan", "ghz:-3", "GHZ:3", "Bell", "ghz::3", ":3",
                          "missing.qasm", "nope/x.qasm", "../../etc/passwd", "/etc/passwd",
                          "/dev/zero", "~/.ssh/id_rsa", "\\\\server\\share", "x" * 5000 + ".qasm",
