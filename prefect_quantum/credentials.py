@@ -8,7 +8,8 @@ from prefect.blocks.core import Block
 from prefect.blocks.core import schema_extra as prefect_block_schema_extra
 from pydantic import ConfigDict, Field, SecretStr
 
-from prefect_quantum.store.tenants import TENANT_PATTERN, Credentials
+from prefect_quantum.names import NAME_PATTERN
+from prefect_quantum.store.tenants import Credentials
 
 _DOCS = "https://github.com/prefect-quantum/prefect-quantum/blob/main/docs/operations.md"
 _LOGO = "https://images.ctfassets.net/gm98wzqotmnx/08yCE6xpJMX9Kjl5VArDS/c2ede674c20f90b9b6edeab71feffac9/prefect-200x200.png?h=250"
@@ -47,7 +48,7 @@ class QuantumTenantCredentials(Block):
     )
 
     tenant: str = Field(
-        ..., pattern=TENANT_PATTERN.pattern,
+        ..., pattern=NAME_PATTERN,
         description="The tenant the jobs are charged to and that may read them.",
     )
     secret: SecretStr = Field(

@@ -16,7 +16,6 @@ import functools
 import hashlib
 import hmac
 import os
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,7 @@ from prefect_quantum.errors import (
     AuthenticationError,
     InvalidInputError,
 )
+from prefect_quantum.names import check_tenant
 from prefect_quantum.scheduling import Decisions, PolicyConfig, Request
 from prefect_quantum.store.audit import AuditWriter
 from prefect_quantum.store.engine import Writes
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 Role = Literal["tenant", "operator"]
 ROLES: tuple[Role, ...] = ("tenant", "operator")
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")  # = job.TENANT_PATTERN
 MIN_SECRET_CHARS = 16
 # scrypt with 16 MiB of memory per check (n * r * 128 bytes); the parameters are stored
 # with each hash, so raising them later leaves existing hashes valid.
@@ -126,12 +125,7 @@ def _decoy_hash() -> str:
 
 
 def _valid_name(name: str) -> str:
-    if not isinstance(name, str) or not TENANT_PATTERN.match(name):
-        raise InvalidInputError(
-            "tenant", f"{name!r} must be 1-64 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit",
-        )
-    return name
+    return check_tenant(name)
 
 
 def _valid_secret(secret: str | None) -> str:

@@ -137,8 +137,6 @@ def test_one_tenant_rule_everywhere(name: str) -> None:
         assert check_tenant(name) == name
 
 
-@pytest.mark.xfail(reason="store/tenants.py checks names with re.match and '$', which "
-                   "takes a trailing newline; it should call names.check_tenant", strict=False)
 def test_registered_tenants_follow_the_rule() -> None:
     from prefect_quantum.store.tenants import _valid_name
 

@@ -20,7 +20,6 @@ from prefect_quantum.scheduling import Request
 from prefect_quantum.store import SchedulerStore, tenants
 from prefect_quantum.store.tenants import (
     OPEN,
-    TENANT_PATTERN,
     Credentials,
     TenantView,
     add_tenant,
@@ -275,9 +274,3 @@ def test_T6_resume_requeues_a_cancelled_job_from_its_checkpoint(make_store: Make
     assert kinds[-3:] == ["requeued", "granted", "resumed"]
     with pytest.raises(InvalidInputError, match="only a cancelled job"):
         alice.resume("j")
-
-
-def test_tenant_pattern_matches_the_job_request_rule() -> None:
-    from prefect_quantum.job import TENANT_PATTERN as JOB_PATTERN
-
-    assert TENANT_PATTERN.pattern == JOB_PATTERN
