@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
     reason="known bug, not fixed: a re-run takes a live lease over without fencing the "
     "old holder (same lease id), so a paused worker that wakes during its last chunk "
     "releases 'again' silently and the job completes twice; needs a lease id rotated on "
-    "takeover. Fails when the timing hits that window (about 1 run in 3 here).",
+    "takeover. Fails when the timing hits that window (1 run in 6 here).",
     strict=False,
 )
 def test_paused_worker_and_its_rerun_complete_the_job_once(tmp_path: Path) -> None:
