@@ -173,8 +173,13 @@ class SchedulerReserver:
         status = self._patiently(lambda: store.submit(core, payload={"priority": request.priority}))
         emit("submitted", request.job_id, request.tenant, None, priority=request.priority,
              shots_done=status.shots_done)
+        # [L6] A lease the job held before this call is an earlier run's: wait until it is
+        # released or expires rather than share it (that run may only be paused).
+        held = status.held_before
         delay = self.poll_min_s
-        while status.state == "waiting":
+        while status.state == "waiting" or (
+            held is not None and status.state == "running" and status.lease_id == held
+        ):
             time.sleep(delay)
             delay = min(delay * 1.5, self.poll_max_s)
             status = self._patiently(lambda: store.poll(request.job_id))

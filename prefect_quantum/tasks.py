@@ -174,8 +174,9 @@ def _execute(run: JobRun, fallback_reason: str | None) -> ExecuteOutcome:
         backend = run.backend(lease)
         transpiled = run.compiled[lease.device]
         batch = pipeline.build_batch(run.job, transpiled)
-        resume, already = _resume_point(run, lease)
-        saver = _PeriodicCheckpoint(run, lease, backend, already)
+        resume = _resume_point(run, lease)
+        already = resume.qpu_seconds if resume else 0.0  # charged to earlier leases
+        saver = _PeriodicCheckpoint(run, lease, backend)
 
         def on_chunk(
             p: Progress, lease: Lease = lease, already: float = already,
@@ -231,22 +232,16 @@ def _execute(run: JobRun, fallback_reason: str | None) -> ExecuteOutcome:
 class _PeriodicCheckpoint:
     """Saves a lease's partial counts: at preemption, on going offline, and between chunks
     at most every ``options.checkpoint_interval_s``, so a killed worker loses at most
-    that much work ([L3]).
+    that much work ([L3])."""
 
-    Each document records the lease it was saved under and the QPU-seconds done before
-    that lease (``lease_base_s``): a re-run that takes the same lease over charges the
-    lease's work once, from its start ([F1]).
-    """
-
-    def __init__(self, run: JobRun, lease: Lease, backend: SimulatedQPU, base_s: float):
-        self.run, self.lease, self.backend, self.base_s = run, lease, backend, base_s
+    def __init__(self, run: JobRun, lease: Lease, backend: SimulatedQPU):
+        self.run, self.lease, self.backend = run, lease, backend
         self.interval = run.job.request.options.checkpoint_interval_s
         self.last = time.monotonic()
 
     def save(self, point: Checkpoint) -> None:
         doc = {**point.to_dict(), "device": self.backend.name,
-               "snapshot_id": self.backend.snapshot_id, "lease_id": self.lease.lease_id,
-               "lease_base_s": self.base_s}
+               "snapshot_id": self.backend.snapshot_id}
         self.run.reserver.save_checkpoint(self.lease, doc)
         self.last = time.monotonic()
 
@@ -255,22 +250,17 @@ class _PeriodicCheckpoint:
             self.save(progress.checkpoint())
 
 
-def _resume_point(run: JobRun, lease: Lease) -> tuple[Checkpoint | None, float]:
-    """The job's checkpoint, and the QPU-seconds done before this lease began.
+def _resume_point(run: JobRun, lease: Lease) -> Checkpoint | None:
+    """The job's checkpoint, unless the job now runs on a fallback simulator.
 
     Counts are over the logical circuits' bits, so shots done on one QPU and the rest on
     another add up to one sample of the job; a fallback starts afresh so that its rows
     are wholly simulated.
     """
     if lease.backend_kind != "qpu":
-        return None, 0.0
+        return None
     doc = run.reserver.load_checkpoint(lease.job_id)
-    if not doc:
-        return None, 0.0
-    point = Checkpoint.from_dict(doc)
-    if doc.get("lease_id") == lease.lease_id:  # a re-run took this lease over
-        return point, float(doc.get("lease_base_s", 0.0))
-    return point, point.qpu_seconds
+    return Checkpoint.from_dict(doc) if doc else None
 
 
 def _device_run(

@@ -151,6 +151,9 @@ class JobStatus:
     shots_done: int
     shots_total: int
     preempt_requested: bool
+    held_before: str | None = None
+    """From `submit` of a job that already existed: the lease it held when the call came,
+    which belongs to an earlier run (perhaps crashed, perhaps only paused) ([L6])."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,8 +415,9 @@ class SchedulerStore:
                 if inserted:
                     tx.conn.execute(_INSERT_REQUEST, values)
             if not inserted:  # idempotent by job id: the existing job, unchanged
+                before = self._status(tx.conn, request.job_id).lease_id
                 self._pass_if_due(tx)
-                return self._status(tx.conn, request.job_id)
+                return replace(self._status(tx.conn, request.job_id), held_before=before)
             tx.audit.append(
                 tx.now, "submitted", job_id=request.job_id, tenant=request.tenant,
                 detail={"priority_class": request.priority_class, "work_s": request.work_s,

@@ -1,7 +1,8 @@
 """A worker paused (SIGSTOP) mid-job while its job is run again elsewhere, then woken
-(SIGCONT): the two runs share one lease (a re-run takes a crashed run's lease over), and
-the job must still complete once: one run finishes, the other is refused ("already
-completed") or loses the lease; never two completions, never shots counted twice."""
+(SIGCONT). The re-run never shares the paused run's lease ([L6]): it waits until that
+lease is released or expires. The job completes once: one run finishes, the other is
+refused ("already completed") or loses its lease; never two completions, never shots
+counted twice."""
 
 from __future__ import annotations
 
@@ -13,13 +14,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(
-    reason="known bug, not fixed: a re-run takes a live lease over without fencing the "
-    "old holder (same lease id), so a paused worker that wakes during its last chunk "
-    "releases 'again' silently and the job completes twice; needs a lease id rotated on "
-    "takeover. Fails when the timing hits that window (1 run in 6 here).",
-    strict=False,
-)
 def test_paused_worker_and_its_rerun_complete_the_job_once(tmp_path: Path) -> None:
     result = _chaos.paused_worker_run(f"sqlite:///{tmp_path / 'scheduler.db'}", tmp_path)
     outcomes = result["outcomes"]

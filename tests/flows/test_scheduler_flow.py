@@ -147,12 +147,12 @@ def test_L3_rerun_of_a_crashed_job_id_resumes_from_its_checkpoint(tmp_path: Path
     assert "expired" in kinds
 
 
-def test_L3_crash_mid_execute_resumes_from_the_periodic_checkpoint_charging_once(
+def test_L3_L6_crash_mid_execute_resumes_from_the_periodic_checkpoint_charging_once(
     tmp_path: Path,
 ) -> None:
     from prefect_quantum import progress
 
-    scheduler = _scheduler(tmp_path, ["ibm_brussels"], lease_ttl_s=600.0)
+    scheduler = _scheduler(tmp_path, ["ibm_brussels"], lease_ttl_s=1.0)
     options = {"job_id": "dies", "chunk_shots": 500, "checkpoint_interval_s": 0.0}
 
     def die_at_1500(job_id: str, done: int, total: int) -> None:
@@ -162,15 +162,18 @@ def test_L3_crash_mid_execute_resumes_from_the_periodic_checkpoint_charging_once
     with progress.listening(die_at_1500), pytest.raises(RuntimeError, match="worker died"):
         hybrid_job(["ghz:3"], shots=3000, scheduler=scheduler, options=options)
     assert scheduler.store.load_checkpoint("dies")["shots_done"] == 1000  # type: ignore[index]
-    # The lease is still live (nothing released it): the re-run takes it over.
+    dead_lease = scheduler.store.queue()[0]["lease_id"]
+    # [L6] the re-run waits for the dead run's lease to expire, then resumes on its own.
     result = hybrid_job(["ghz:3"], shots=3000, scheduler=scheduler, options=options)
     assert result.to_dicts()[0]["shots"] == 3000
     assert result.device_runs.to_dicts()[-1]["chunks"] == 4  # 1000 done, 2000 to go
-    device = scheduler.fleet.get("ibm_brussels")
-    # One lease, charged once, for exactly the shots kept: the lost chunk costs nothing.
     ledger = scheduler.store.ledger()
-    assert len(ledger) == 1 and ledger[0]["outcome"] == "completed"
-    assert ledger[0]["qpu_seconds"] == pytest.approx(device.qpu_seconds(3000), rel=1e-9)
+    assert [(r["lease_id"] == dead_lease, r["outcome"]) for r in ledger] == [
+        (True, "expired"), (False, "completed")]
+    # The new lease is charged for the shots it ran; the checkpointed ones were the dead
+    # lease's, which is charged for the time it held the device.
+    device = scheduler.fleet.get("ibm_brussels")
+    assert ledger[1]["qpu_seconds"] == pytest.approx(device.qpu_seconds(2000), rel=1e-9)
 
 
 def test_L4_session_yields_between_iterations_and_resumes(tmp_path: Path) -> None:
