@@ -3,10 +3,8 @@ SQLite and PostgreSQL ([T2..T4] of docs/scheduling.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,15 +16,6 @@ from prefect_quantum.store import SchedulerStore, tenants
 
 runner = CliRunner()
 
-# The PostgreSQL schema-per-test fixture of tests/store (it skips, or fails under CI=true,
-# when the server is unreachable).
-_STORE_TESTS = Path(__file__).resolve().parent.parent / "store"
-sys.path.insert(0, str(_STORE_TESTS))
-_spec = importlib.util.spec_from_file_location("pq_store_conftest", _STORE_TESTS / "conftest.py")
-assert _spec and _spec.loader
-_store_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_store_conftest)
-pg_schema_url = _store_conftest.pg_schema_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -4,9 +4,7 @@ checkpoint when run again ([T5], [T6])."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,15 +21,6 @@ from prefect_quantum.store.tenants import OPEN, Credentials, add_tenant, connect
 pytestmark = pytest.mark.usefixtures("prefect_api")
 OPS_SECRET = "ops-secret-0123456789abcdef"
 
-# The PostgreSQL schema-per-test fixture of tests/store (it skips, or fails under CI=true,
-# when the server is unreachable).
-_STORE_TESTS = Path(__file__).resolve().parent.parent / "store"
-sys.path.insert(0, str(_STORE_TESTS))
-_spec = importlib.util.spec_from_file_location("pq_store_conftest", _STORE_TESTS / "conftest.py")
-assert _spec and _spec.loader
-_store_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_store_conftest)
-pg_schema_url = _store_conftest.pg_schema_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
