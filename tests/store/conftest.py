@@ -6,10 +6,10 @@ PostgreSQL is the ``pg_schema_url`` fixture of tests/conftest.py: a fresh schema
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from store_helpers import FakeClock
+from store_helpers import FakeClock, MakeStore
 
 from prefect_quantum.scheduling import PolicyConfig
 from prefect_quantum.store import SchedulerStore
@@ -29,7 +29,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-MakeStore = Callable[..., SchedulerStore]
 
 
 @pytest.fixture

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prefect_quantum.scheduling import DeviceState
+from prefect_quantum.store import SchedulerStore
+
+MakeStore = Callable[..., SchedulerStore]
+"""The `make_store` fixture: a store on the test's backend, closed after the test."""
 
 
 class FakeClock:

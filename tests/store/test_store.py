@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import MakeStore
-from store_helpers import FakeClock, qpu
+from store_helpers import FakeClock, MakeStore, qpu
 
 from prefect_quantum.errors import InvalidInputError, LeaseLostError, StoreBusyError
 from prefect_quantum.scheduling import (

@@ -7,8 +7,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from conftest import MakeStore
-from store_helpers import FakeClock, qpu
+from store_helpers import FakeClock, MakeStore, qpu
 
 from prefect_quantum.errors import (
     AccessDeniedError,
