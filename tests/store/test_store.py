@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -86,7 +87,9 @@ def test_submit_is_idempotent_by_job_id(make_store: MakeStore) -> None:
     store.register_devices([qpu("qa")])
     first = store.submit(job("j1"))
     again = store.submit(job("j1", tenant="someone-else", shots=999))
-    assert again == first
+    # [L6] unchanged, and it says which lease the job held before this call
+    assert again.held_before == first.lease_id is not None
+    assert replace(again, held_before=None) == first
     assert [q["job_id"] for q in store.queue()] == ["j1"]
     assert kinds(store).count("submitted") == 1
     store.release("j1", first.lease_id, qpu_seconds=1.0, outcome="completed", shots_done=100)
