@@ -27,12 +27,10 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from load import pg_schema  # benchmarks/ is the script's directory
 
 from prefect_quantum.scheduling import DeviceState, PolicyConfig, Request
 from prefect_quantum.store import SchedulerStore
@@ -173,36 +171,14 @@ def _postgres(base_url: str, processes: int, seconds: float,
     fresh schema; `benchmarks/scheduler.py` calls it too."""
     single = None
     if single_cycles:
-        with _pg_schema(base_url) as url:
+        with pg_schema(base_url) as url:
             if url is None:
                 return {"backend": "postgresql", "skipped": "unreachable"}
             single = measure_single_process(url, single_cycles)
-    with _pg_schema(base_url) as url:
+    with pg_schema(base_url) as url:
         if url is None:
             return {"backend": "postgresql", "skipped": "unreachable"}
         return {**measure_store_cycles(url, processes, seconds), "single_process": single}
-
-
-@contextmanager
-def _pg_schema(base_url: str) -> Iterator[str | None]:
-    """A URL on a fresh schema (dropped afterwards), None when unreachable."""
-    schema = f"pq_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except sa.exc.OperationalError as error:
-        print(f"PostgreSQL unreachable: {error.orig}", file=sys.stderr)
-        admin.dispose()
-        yield None
-        return
-    url = sa.make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
