@@ -241,12 +241,12 @@ class SchedulerReserver:
             )
             emit("completed", lease.job_id, tenant, None, simulated=True)
             return
+        if outcome == "failed":  # first, so the release's pass does not re-grant it
+            online = self.scheduler.fleet.get(lease.device).online
+            self._patiently(lambda: store.set_device_online(lease.device, online))
         self._patiently(lambda: self.scheduler.tenant_view.release(
             lease.job_id, lease.lease_id, qpu_seconds=max(qpu_seconds, 0.0), outcome=outcome,
             shots_done=shots_done))
-        if outcome == "failed":
-            online = self.scheduler.fleet.get(lease.device).online
-            self._patiently(lambda: store.set_device_online(lease.device, online))
         emit(outcome, lease.job_id, tenant, lease.device, shots_done=shots_done,
              qpu_seconds=qpu_seconds)
 

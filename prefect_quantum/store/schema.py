@@ -26,6 +26,7 @@ AUDIT_KINDS = (
     "submitted", "granted", "preempt_requested", "preempted", "released", "completed",
     "fell_back", "expired", "rejected", "resumed",
     "cancel_requested", "cancelled", "requeued", "tenant_added", "tenant_rotated",
+    "lease_fenced",
 )
 
 # The single row every write transaction locks on PostgreSQL ([S1]); also remembers when

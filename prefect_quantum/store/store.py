@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -415,9 +416,12 @@ class SchedulerStore:
                 if inserted:
                     tx.conn.execute(_INSERT_REQUEST, values)
             if not inserted:  # idempotent by job id: the existing job, unchanged
-                before = self._status(tx.conn, request.job_id).lease_id
+                before = self._status(tx.conn, request.job_id)
+                held = before.lease_id
+                if held is not None and self._fence_unused(tx, before, held):
+                    held = None
                 self._pass_if_due(tx)
-                return replace(self._status(tx.conn, request.job_id), held_before=before)
+                return replace(self._status(tx.conn, request.job_id), held_before=held)
             tx.audit.append(
                 tx.now, "submitted", job_id=request.job_id, tenant=request.tenant,
                 detail={"priority_class": request.priority_class, "work_s": request.work_s,
@@ -436,6 +440,22 @@ class SchedulerStore:
                 simulator=None, reason=lease.reason, shots_done=request.shots_done,
                 shots_total=request.shots_total, preempt_requested=False,
             )
+
+    def _fence_unused(self, tx: _Tx, status: JobStatus, lease_id: str) -> bool:
+        """[L6] A lease never heartbeated nor checkpointed is a grant nobody has used: give
+        it a new id, so the caller may take it and a run that got the old id (and stalled
+        before using it) is locked out. False when the lease has been used."""
+        new_id = uuid.uuid4().hex
+        fenced = tx.conn.execute(
+            update(leases)
+            .where(leases.c.lease_id == lease_id, leases.c.last_heartbeat.is_(None),
+                   ~exists().where(checkpoints.c.lease_id == lease_id))
+            .values(lease_id=new_id)
+        ).rowcount
+        if fenced:
+            tx.audit.append(tx.now, "lease_fenced", job_id=status.job_id, device=status.device,
+                            detail={"lease_id": lease_id, "new_lease_id": new_id})
+        return bool(fenced)
 
     def poll(self, job_id: str) -> JobStatus:
         """The job's status, after a pass if one is due (see the class docstring)."""

@@ -49,6 +49,10 @@ def replay_leases(records: list[dict[str, Any]]) -> int:
             assert record["job_id"] not in job_lease, f"two leases for a job at {record['seq']}"
             holder[record["device"]] = lease_id
             job_lease[record["job_id"]] = lease_id
+        elif record["kind"] == "lease_fenced":  # [L6] the same lease under a new id
+            new_id = record["detail"]["new_lease_id"]
+            assert holder[record["device"]] == lease_id == job_lease[record["job_id"]]
+            holder[record["device"]] = job_lease[record["job_id"]] = new_id
         elif record["kind"] in ("released", "expired"):
             assert holder.pop(record["device"]) == lease_id, f"bad release at {record['seq']}"
             assert job_lease.pop(record["job_id"]) == lease_id

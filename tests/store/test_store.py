@@ -87,12 +87,20 @@ def test_submit_is_idempotent_by_job_id(make_store: MakeStore) -> None:
     store.register_devices([qpu("qa")])
     first = store.submit(job("j1"))
     again = store.submit(job("j1", tenant="someone-else", shots=999))
-    # [L6] unchanged, and it says which lease the job held before this call
-    assert again.held_before == first.lease_id is not None
-    assert replace(again, held_before=None) == first
+    # [L6] the same job; its lease was never used, so it is fenced: a new id for the caller
+    assert again.held_before is None and again.lease_id not in (None, first.lease_id)
+    assert replace(again, lease_id=first.lease_id) == first
+    assert kinds(store)[-1] == "lease_fenced"
+    with pytest.raises(LeaseLostError):  # the old id is locked out
+        store.heartbeat("j1", str(first.lease_id), shots_done=0, work_done_s=0.0)
+    # A used lease is not fenced: the caller learns it is held and must wait ([L6]).
+    store.heartbeat("j1", str(again.lease_id), shots_done=10, work_done_s=0.1)
+    third = store.submit(job("j1"))
+    assert third.held_before == third.lease_id == again.lease_id
     assert [q["job_id"] for q in store.queue()] == ["j1"]
     assert kinds(store).count("submitted") == 1
-    store.release("j1", first.lease_id, qpu_seconds=1.0, outcome="completed", shots_done=100)
+    store.release("j1", str(again.lease_id), qpu_seconds=1.0, outcome="completed",
+                  shots_done=100)
     assert store.submit(job("j1")).state == "completed"  # never a second job
 
 
