@@ -1,8 +1,9 @@
 """Real infrastructure shared by the integration tests: a fresh PostgreSQL database and a
 `prefect server start` on a loopback port with its database there.
 
-Both fixtures are module-scoped: each test module gets its own database and server, and
-everything is stopped and dropped when the module is done. Needs the PostgreSQL server of
+One database, one server and one deployment serve the whole session (starting and deploying
+takes ~25 s); each test module starts and stops its own workers. Everything is stopped and
+dropped at the end of the session. Needs the PostgreSQL server of
 `PREFECT_QUANTUM_TEST_PG_URL` (the tests skip without it, except under CI=true).
 """
 
@@ -44,7 +45,7 @@ def run_cli() -> Callable[..., str]:
     return _run
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def database() -> Iterator[str]:
     """A fresh PostgreSQL database for the Prefect server and the scheduler store."""
     name = f"pq_e2e_{uuid.uuid4().hex[:8]}"
@@ -67,7 +68,7 @@ def database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`prefect server start` on a loopback port, its database on PostgreSQL."""
     home = tmp_path_factory.mktemp("prefect-home")
@@ -104,3 +105,16 @@ def server(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         proc.terminate()
         proc.wait(timeout=60)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def deployed(server: dict[str, str], run_cli: Callable[..., str]) -> dict[str, str]:
+    """Blocks registered, the `quantum` pool, every deployment and the automations, as
+    docs/operations.md tells an operator: `prefect deploy --all` from the repository root."""
+    py = sys.executable
+    run_cli(server, py, "blocks/register.py")
+    run_cli(server, py, "-m", "prefect", "work-pool", "create", "quantum", "--type", "process")
+    run_cli(server, py, "-m", "prefect", "--no-prompt", "deploy", "--all")
+    run_cli(server, py, "-m", "prefect", "automation", "create",
+            "--from-file", "deployments/automations.yaml")
+    return server

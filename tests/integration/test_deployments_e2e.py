@@ -1,8 +1,8 @@
 """End to end on real infrastructure: a Prefect server on PostgreSQL, deployments, two
 process workers, runs created as the UI's custom-run form sends them, for three tenants.
 
-Starts everything it needs and stops it all (the `database` and `server` fixtures are in
-conftest.py). Needs the PostgreSQL server of `PREFECT_QUANTUM_TEST_PG_URL` (skips without
+Starts everything it needs and stops it all (the `database`, `server` and `deployed` fixtures
+are in conftest.py). Needs the PostgreSQL server of `PREFECT_QUANTUM_TEST_PG_URL` (skips without
 it, except under CI=true).
 """
 
@@ -22,19 +22,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module")
-def deployed(server: dict[str, str], run_cli: Callable[..., str]) -> dict[str, str]:
-    """Blocks registered, the `quantum` pool, every deployment and the automations, as
-    docs/operations.md tells an operator: `prefect deploy --all` from the repository root."""
-    py = sys.executable
-    run_cli(server, py, "blocks/register.py")
-    run_cli(server, py, "-m", "prefect", "work-pool", "create", "quantum", "--type", "process")
-    run_cli(server, py, "-m", "prefect", "--no-prompt", "deploy", "--all")
-    run_cli(server, py, "-m", "prefect", "automation", "create",
-            "--from-file", "deployments/automations.yaml")
-    return server
 
 
 def _start_workers(env: dict[str, str], count: int) -> tuple[list[subprocess.Popen[bytes]],
@@ -287,6 +274,7 @@ print(" ".join(s.type.value for s in states))
 """
 
 _CHECK = """
+import time
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect_quantum.blocks import QuantumScheduler
@@ -304,9 +292,18 @@ with get_client(sync_client=True) as c:
             ok += all(r["shots"] == 500 and r["backend_kind"] == "qpu"
                       and r["device"] == "ibm_brussels" and r["mitigation"] == "rem"
                       for r in rows)
-    resp = c._client.post("/events/filter", json={
-        "filter": {"event": {"prefix": ["prefect-quantum.job."]}}, "limit": 50})
-    resp.raise_for_status()
+    # The server persists events in batches after the run ends: wait for them (bounded).
+    jobs = [f"prefect-quantum.job.{a['job_id']}" for a in s.store.audit()
+            if a["kind"] == "granted" and a["job_id"] not in ("seed", "blocker")]
+    deadline = time.time() + 60
+    while True:
+        resp = c._client.post("/events/filter", json={"filter": {
+            "event": {"prefix": ["prefect-quantum.job."]}, "resource": {"id": jobs}},
+            "limit": 50})
+        resp.raise_for_status()
+        if resp.json()["total"] >= 3 * len(jobs) or time.time() > deadline:
+            break
+        time.sleep(1)
 print(f"rows_ok={ok}")
 print(f"job_events={resp.json()['total']}")
 """

@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +48,12 @@ TENANT, SHOTS, MITIGATION = "ui-tenant", 321, "rem"
 
 
 @pytest.fixture(scope="module")
-def deployed(server: dict[str, str], run_cli: Callable[..., str]) -> Iterator[dict[str, str]]:
-    """Blocks registered, the `quantum` pool, `deploy --all`, and one process worker."""
-    env, py = server, sys.executable
-    run_cli(env, py, "blocks/register.py")
-    run_cli(env, py, "-m", "prefect", "work-pool", "create", "quantum", "--type", "process")
-    run_cli(env, py, "-m", "prefect", "--no-prompt", "deploy", "--all",
-            "--prefect-file", "deployments/prefect.yaml")
-    log_path = Path(env["PREFECT_HOME"]) / "worker.log"
+def worker(deployed: dict[str, str]) -> Iterator[dict[str, str]]:
+    """One process worker on the `quantum` pool of the session's deployment (conftest.py)."""
+    env, py = deployed, sys.executable
+    log_path = Path(env["PREFECT_HOME"]) / "worker-ui.log"
     with log_path.open("wb") as log:
-        worker = subprocess.Popen(
+        proc = subprocess.Popen(
             [py, "-m", "prefect", "worker", "start", "--pool", "quantum"],
             env={**env, "PREFECT_LOGGING_LEVEL": "INFO"}, cwd=ROOT,
             stdout=log, stderr=subprocess.STDOUT,
@@ -65,12 +61,12 @@ def deployed(server: dict[str, str], run_cli: Callable[..., str]) -> Iterator[di
         try:
             yield {**env, "WORKER_LOG": str(log_path)}
         finally:
-            worker.terminate()
+            proc.terminate()
             try:
-                worker.wait(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=30)
+                proc.kill()
+                proc.wait(timeout=30)
 
 
 def _field(page: Any, name: str) -> Any:
@@ -93,16 +89,20 @@ def _flow_runs(api: httpx.Client, deployment_id: str) -> list[dict[str, Any]]:
 
 
 def test_custom_run_form_in_the_browser_runs_hybrid_job(
-    deployed: dict[str, str], tmp_path: Path
+    worker: dict[str, str], tmp_path: Path
 ) -> None:
-    env = deployed
+    env = worker
     api_url = env["PREFECT_API_URL"]
     ui_url = api_url.removesuffix("/api")
     with httpx.Client(base_url=api_url, timeout=10) as api:
         resp = api.get("/deployments/name/hybrid-job/hybrid-job")
         resp.raise_for_status()
         deployment_id = resp.json()["id"]
-        assert _flow_runs(api, deployment_id) == []  # no schedule: every run is ours
+        # The session's other tests may have run this deployment: ours is the new run.
+        earlier = {r["id"] for r in _flow_runs(api, deployment_id)}
+
+        def new_runs() -> list[dict[str, Any]]:
+            return [r for r in _flow_runs(api, deployment_id) if r["id"] not in earlier]
 
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch_persistent_context(
@@ -133,13 +133,13 @@ def test_custom_run_form_in_the_browser_runs_hybrid_job(
 
                 # The UI creates the run through the API; the worker runs it.
                 deadline = time.monotonic() + 120
-                runs = _flow_runs(api, deployment_id)
+                runs = new_runs()
                 while not (runs and runs[0]["state_type"] in {
                         "COMPLETED", "FAILED", "CRASHED", "CANCELLED"}):
                     assert time.monotonic() < deadline, (
                         runs, Path(env["WORKER_LOG"]).read_text()[-4000:])
                     time.sleep(1)
-                    runs = _flow_runs(api, deployment_id)
+                    runs = new_runs()
                 assert len(runs) == 1, runs
                 run = runs[0]
                 assert run["state_type"] == "COMPLETED", (
