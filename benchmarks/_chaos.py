@@ -64,6 +64,7 @@ from prefect_quantum.job import JobRequest
 from prefect_quantum.reservation import Lease, Outcome
 from prefect_quantum.scheduler import SchedulerReserver
 from prefect_quantum.store import SchedulerStore
+from prefect_quantum.store.schema import checkpoints
 from prefect_quantum.tasks import ExecuteOutcome, JobRun
 
 TENANTS = ("chem", "ml", "ops", "phys")
@@ -469,11 +470,17 @@ def _victim_mid_execute(store: SchedulerStore, victim_ids: Sequence[str], done_b
             status = store.poll(job_id)
         except Exception:
             continue
-        if status.state != "running" or status.lease_id is None:
+        # A lease asked to yield is about to be released by the victim itself: killing
+        # the victim then would not test a dead holder.
+        if status.state != "running" or status.lease_id is None or status.preempt_requested:
             continue
-        saved = store.load_checkpoint(job_id)
-        if saved and saved.get("shots_done", 0) > 0 and store.poll(job_id).lease_id == \
-                status.lease_id:
+        # The checkpoint must be this lease's: a lease that has saved one is in use, so
+        # its death must end in expiry ([L6]), not in a re-run taking it over.
+        with store._engine.connect() as conn:
+            saved = conn.execute(sa.select(checkpoints.c.lease_id, checkpoints.c.shots_done)
+                                 .where(checkpoints.c.job_id == job_id)).first()
+        if saved and saved.lease_id == status.lease_id and saved.shots_done > 0 and \
+                store.poll(job_id).lease_id == status.lease_id:
             return job_id, status.lease_id
     return None
 
@@ -525,6 +532,9 @@ def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosRun:
     healthy = _spawn(settings, healthy_specs, healthy_path, "healthy", 0.0)
 
     work: queue.Queue[JobSpec | None] = queue.Queue()
+    # The killed worker's jobs run again before the rest, as a worker's re-run of a
+    # crashed flow run would: soon, not after every queued job.
+    reruns: queue.Queue[JobSpec] = queue.Queue()
     for spec in local_specs:
         work.put(spec)
     completed = [0]
@@ -536,7 +546,7 @@ def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosRun:
         def thread_worker(index: int) -> None:
             while time.monotonic() < deadline:
                 try:
-                    spec = work.get(timeout=0.2)
+                    spec = reruns.get_nowait() if not reruns.empty() else work.get(timeout=0.2)
                 except queue.Empty:
                     if stop.is_set():
                         return
@@ -590,7 +600,7 @@ def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosRun:
                         if spec.job_id not in over:
                             with lock:
                                 queued[0] += 1
-                            work.put(spec)
+                            reruns.put(spec)
             if step < config.steps and done >= (step + 1) * per_step:
                 step += 1
                 now = datetime.now(UTC)
@@ -997,6 +1007,12 @@ def _verify(run: ChaosRun, store: SchedulerStore, v: Verdict, slack: float) -> V
             holder[record["device"]] = lease_id
             job_lease[record["job_id"]] = lease_id
             grants[lease_id] = record
+        elif record["kind"] == "lease_fenced":  # [L6] the same lease under a new id
+            new_id = record["detail"]["new_lease_id"]
+            if holder.get(record["device"]) != lease_id or lease_id not in grants:
+                bad.append(f"seq {record['seq']} fences a lease that does not hold the device")
+            holder[record["device"]] = job_lease[record["job_id"]] = new_id
+            grants[new_id] = grants.pop(lease_id, record)
         elif record["kind"] in ("released", "expired"):
             if holder.get(record["device"]) != lease_id:
                 bad.append(f"seq {record['seq']} ends a lease that does not hold the device")
@@ -1064,40 +1080,38 @@ def _verify(run: ChaosRun, store: SchedulerStore, v: Verdict, slack: float) -> V
 
 def _check_killed(run: ChaosRun, records: list[dict[str, Any]], outcomes: list[JobOutcome],
                   v: Verdict, slack: float) -> None:
-    """The SIGKILLed worker's lease either expired within the bound and the job was
-    granted again resuming from its checkpoint ([L3]), or a re-run of the job took the
-    lease over before it expired and ran only the shots after the checkpoint."""
+    """The SIGKILLed worker's lease ended: it expired within the bound ([L1]), or a re-run
+    took it over ([L6]), or the victim released it itself just before dying. Then the
+    job's re-run ran only the shots its checkpoint lacked, on a QPU ([L3])."""
     bad = v.violations
     assert run.killed_at is not None
-    expired = [r for r in records if r["kind"] == "expired"
-               and r["detail"].get("lease_id") == run.killed_lease]
+    ends = [r for r in records if r["kind"] in ("expired", "released")
+            and r["detail"].get("lease_id") == run.killed_lease]
     spec = next(s for s in run.specs if s.job_id == run.killed_job)
-    if expired:
+    rerun = [o for o in outcomes if o.ok and o.worker != "victim"]
+    if not ends or not rerun:
+        bad.append(f"the killed worker's lease on {run.killed_job} neither ended nor was "
+                   f"its job run again")
+        return
+    end = ends[0]
+    if end["kind"] == "expired":
         v.killed_lease_fate = "expired"
-        after = expired[0]["at"] - run.killed_at
+        after = end["at"] - run.killed_at
         v.killed_lease_expired_after_s = after
         if after > run.settings.lease_ttl_s + run.max_store_outage_s + slack:
             bad.append(f"the killed worker's lease outlived it by {after:.2f} s")
-        resumed = [r for r in records if r["kind"] == "resumed"
-                   and r["seq"] > expired[0]["seq"]]
-        v.resumed_from_checkpoint = bool(
-            resumed and resumed[0]["detail"]["shots_done"] >= run.killed_shots > 0)
     else:
-        released = [r for r in records if r["kind"] == "released"
-                    and r["detail"].get("lease_id") == run.killed_lease]
-        taker = [o for o in outcomes if o.ok and o.worker != "victim"]
-        if not released or not taker:
-            bad.append(f"the killed worker's lease on {run.killed_job} neither expired nor "
-                       f"was taken over")
-            return
-        v.killed_lease_fate = "taken_over"
-        # The run under the taken-over lease ran only what the checkpoint lacked.
-        first = taker[0].runs[0].split(":")
-        ran = int(first[-1]) * spec.chunk_shots
-        v.resumed_from_checkpoint = ran <= spec.shots - run.killed_shots and run.killed_shots > 0
+        v.killed_lease_fate = ("released_before_kill" if end["at"] <= run.killed_at
+                               else "taken_over")
+    # The re-run's first device run ran only what the checkpoint lacked.
+    device, status, _, chunks = rerun[0].runs[0].rsplit(":", 3)
+    ran = int(chunks) * spec.chunk_shots
+    v.resumed_from_checkpoint = (rerun[0].backend_kind == "qpu" and run.killed_shots > 0
+                                 and ran <= spec.shots - run.killed_shots)
     if not v.resumed_from_checkpoint:
         bad.append(f"{run.killed_job} did not resume from its checkpoint of "
-                   f"{run.killed_shots} shots ({v.killed_lease_fate})")
+                   f"{run.killed_shots} shots ({v.killed_lease_fate}; re-run "
+                   f"{rerun[0].backend_kind} on {device}, {status}, {ran} shots)")
 
 
 def summary(run: ChaosRun, verdict: Verdict) -> dict[str, Any]:

@@ -115,6 +115,8 @@ def replay_capacity(records: list[dict[str, Any]], devices: set[str]) -> tuple[i
                 exceeded += 1
             holder[record["device"]] = lease_id
             peak = max(peak, len(holder))
+        elif record["kind"] == "lease_fenced" and holder.get(record["device"]) == lease_id:
+            holder[record["device"]] = record["detail"]["new_lease_id"]  # [L6] same lease
         elif record["kind"] in ("released", "expired") and \
                 holder.get(record["device"]) == lease_id:
             del holder[record["device"]]
