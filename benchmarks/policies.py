@@ -4,7 +4,8 @@ of issue #4 and the wall time.
 
 Run: ``python benchmarks/policies.py [--seeds 20] [--scenario calm] [--out DIR]
 [--value-bound]``; ``--value-bound`` adds, per scenario, the mean over seeds of the LP upper
-bound on business-value throughput (prefect_quantum.simulation.value_bound; ~4 s a seed).
+bound on business-value throughput (prefect_quantum.simulation.value_bound; ~5 s a seed)
+and how far above FIFO's mean it lies (`value_bound_over_fifo`).
 """
 
 from __future__ import annotations
@@ -37,12 +38,18 @@ def main() -> None:
     out: dict[str, object] = {"policies": summary.to_dicts(), "acceptance": acceptance(summary),
                               "seeds": args.seeds}
     if args.value_bound:
-        out["value_per_h_bound"] = {
+        bounds = {
             name: statistics.fmean(
                 value_rate_bound(generate_trace(seed, load=DEFAULT_LOAD), scenario(name), seed)
                 for seed in range(args.seeds))
             for name in scenarios
         }
+        fifo = {row["scenario"]: row["value_per_h"] for row in summary.to_dicts()
+                if row["policy"] == "fifo"}
+        out["value_per_h_bound"] = bounds
+        # Issue #4 asks for +20 % over FIFO: reachable at all only if the bound allows it.
+        out["value_bound_over_fifo"] = {name: bounds[name] / fifo[name] - 1.0
+                                        for name in scenarios}
     out["wall_s"] = round(time.perf_counter() - started, 2)
     print(json.dumps(out, indent=1))
     if args.out:

@@ -18,11 +18,16 @@ from prefect_quantum.simulation.bench import (
     summarize,
 )
 from prefect_quantum.simulation.engine import BENCH_CONFIG, simulate
-from prefect_quantum.simulation.fleet_model import SCENARIOS, draw_timeline
+from prefect_quantum.simulation.fleet_model import (
+    FLEET,
+    SCENARIOS,
+    draw_timeline,
+    success_probability,
+)
 from prefect_quantum.simulation.icpp_model import DEFAULT_JOBS
 from prefect_quantum.simulation.metrics import contention_jain, run_metrics
-from prefect_quantum.simulation.trace import generate_trace, load_trace, save_trace
-from prefect_quantum.simulation.value_bound import value_rate_bound
+from prefect_quantum.simulation.trace import TraceJob, generate_trace, load_trace, save_trace
+from prefect_quantum.simulation.value_bound import REFERENCE_CLOPS, value_rate_bound
 
 
 def test_same_seed_same_output_and_seeds_differ() -> None:
@@ -95,6 +100,27 @@ def test_value_bound_is_above_every_policy_and_not_vacuous() -> None:
             assert run_metrics(result)["value_per_h"] <= bound, (sc_name, name)
         assert bound < 1.5 * run_metrics(simulate(trace, baselines.fifo, "fifo",
                                                   SCENARIOS[sc_name], 1))["value_per_h"]
+
+
+def _lone_job(work_s: float, deadline: float | None) -> TraceJob:
+    return TraceJob("res-00000", 20, 10, 10, 1, 0.0, int(work_s) * 100, "alice", "research",
+                    work_s, 2.0, deadline)
+
+
+def test_value_bound_runs_a_job_on_one_device_at_a_time_and_on_time_inside_its_window(
+) -> None:
+    calm = SCENARIOS["calm"]
+    job = _lone_job(900.0, None)
+    durations = [job.work_s * REFERENCE_CLOPS / d.speed for d in FLEET]
+    success = [success_probability(d.error_score, job.num_qubits, job.depth) for d in FLEET]
+    # value_per_h of a run that is this job alone on device d, ending when it finishes;
+    # split over the five devices at once it would end ~2.4x sooner than on the fastest.
+    alone = [job.value * s * 3600.0 / t for s, t in zip(success, durations, strict=True)]
+    bound = value_rate_bound([job], calm, 0)
+    assert 0.5 * max(alone) < bound <= 1.01 * max(alone)
+    # A deadline shorter than the fastest run: the job can never count as on time.
+    assert value_rate_bound([_lone_job(900.0, 0.5 * min(durations))], calm, 0) == 0.0
+    assert value_rate_bound([_lone_job(900.0, 2 * max(durations))], calm, 0) > 0.5 * max(alone)
 
 
 def test_compliance_unaware_baseline_does_violate() -> None:
