@@ -7,8 +7,8 @@ variables are `x[j, d] >= 0`, the fraction of job j run on device d (d eligible:
 compliance), split for a job with a deadline into an on-time part and a late part, with:
 
 - every job whole: its parts sum to 1;
-- device capacity: for every device d and every threshold `t` in a grid (0 and the top of
-  each hour), `sum_{j: arrival_j >= t} x[j, d] * seconds[j, d] <= up_d(t, M)`, the time d
+- device capacity: for every device d and every threshold `t` in a grid (every 10
+  minutes), `sum_{j: arrival_j >= t} x[j, d] * seconds[j, d] <= up_d(t, M)`, the time d
   is up (no outage, no calibration window) in `[t, M]` (a job arriving after t runs after t);
 - one device at a time: `sum_d x[j, d] * seconds[j, d] <= M - arrival_j` (a job runs on
   one device at a time, so its pieces add up);
@@ -22,9 +22,8 @@ on d over the run (drift), bounds the value any policy delivers by M. Warm-ups, 
 packing, contention between deadlines and one-job-per-device are ignored: the bound is
 optimistic.
 
-The bound on `value_per_h` is `max_i LP(M_{i+1}) / M_i` over a fine grid `M_0 < M_1 < ...`
-(0.5 % apart: LP(M) barely grows with M, so the grid's spacing is most of the bound's
-slack) starting at the least `M` for which the LP is feasible (found by bisection to
+The bound on `value_per_h` is `max_i LP(M_{i+1}) / M_i` over a grid `M_0 < M_1 < ...`
+(0.5 % apart) starting at the least `M` for which the LP is feasible (found by bisection to
 within seconds; `LP(M_0) / lo` covers a run ending just below `M_0`), since LP(M) grows
 with M; past the grid, `sum value_j * max_d s[j, d] / M_last` (each job's best on-time
 value).
@@ -97,7 +96,8 @@ def value_rate_bound(trace: Sequence[TraceJob], sc: Scenario, seed: int,
     job_of = np.array([c[0] for c in cols])
     dev_of = np.array([c[1] for c in cols])
     sec = np.asarray(seconds)
-    arrival = np.array([jobs[j].arrival_time for j in job_of])
+    arrivals = np.array([job.arrival_time for job in jobs])
+    arrival = arrivals[job_of]
     thresholds = [0.0] + [600.0 * h for h in range(1, math.ceil(horizon / 600.0))]
     assign = csr_matrix((np.ones(n), (job_of, np.arange(n))), shape=(len(jobs), n))
     rows, row_cols, row_vals = [], [], []
@@ -110,18 +110,17 @@ def value_rate_bound(trace: Sequence[TraceJob], sc: Scenario, seed: int,
     usage = csr_matrix((row_vals, (rows, row_cols)), shape=(len(thresholds) * len(fleet), n))
     serial = csr_matrix((sec, (job_of, np.arange(n))), shape=(len(jobs), n))
     timed = [i for i, c in enumerate(cols) if c[2] and jobs[c[0]].deadline is not None]
-    timed_jobs = sorted({cols[i][0] for i in timed})
+    row_of = {j: k for k, j in enumerate(sorted({cols[i][0] for i in timed}))}
     window = np.array([(jobs[cols[i][0]].deadline or 0.0) - arrival[i] for i in timed])
-    on_time = csr_matrix((sec[timed] - window, ([timed_jobs.index(cols[i][0]) for i in timed],
-                                                timed)), shape=(len(timed_jobs), n))
-    arrivals = np.array([job.arrival_time for job in jobs])
+    on_time = csr_matrix((sec[timed] - window, ([row_of[cols[i][0]] for i in timed], timed)),
+                         shape=(len(row_of), n))
     a_ub = vstack([usage, serial, on_time]).tocsr()
 
     def lp(makespan: float) -> float | None:
         capacity = np.array([_up_time(timeline.down[d], t, makespan)
                              for t in thresholds for d in range(len(fleet))])
         b_ub = np.concatenate([capacity, np.maximum(makespan - arrivals, 0.0),
-                               np.zeros(len(timed_jobs))])
+                               np.zeros(len(row_of))])
         result = linprog(-np.asarray(gain), A_ub=a_ub, b_ub=b_ub, A_eq=assign,
                          b_eq=np.ones(len(jobs)), bounds=(0, None), method="highs")
         return None if result.status != 0 else float(-result.fun)

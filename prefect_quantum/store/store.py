@@ -417,9 +417,7 @@ class SchedulerStore:
                     tx.conn.execute(_INSERT_REQUEST, values)
             if not inserted:  # idempotent by job id: the existing job, unchanged
                 before = self._status(tx.conn, request.job_id)
-                held = before.lease_id
-                if held is not None and self._fence_unused(tx, before, held):
-                    held = None
+                held = None if self._fence_unused(tx, before) else before.lease_id
                 self._pass_if_due(tx)
                 return replace(self._status(tx.conn, request.job_id), held_before=held)
             tx.audit.append(
@@ -441,10 +439,13 @@ class SchedulerStore:
                 shots_total=request.shots_total, preempt_requested=False,
             )
 
-    def _fence_unused(self, tx: _Tx, status: JobStatus, lease_id: str) -> bool:
+    def _fence_unused(self, tx: _Tx, status: JobStatus) -> bool:
         """[L6] A lease never heartbeated nor checkpointed is a grant nobody has used: give
         it a new id, so the caller may take it and a run that got the old id (and stalled
-        before using it) is locked out. False when the lease has been used."""
+        before using it) is locked out. False when the job holds no lease or a used one."""
+        lease_id = status.lease_id
+        if lease_id is None:
+            return False
         new_id = uuid.uuid4().hex
         fenced = tx.conn.execute(
             update(leases)
